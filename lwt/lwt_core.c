@@ -1,0 +1,487 @@
+/* The promise itself: allocation, references, proxies, settling, callback
+ * lists and the deferred queue. */
+#include <string.h>
+
+#include "lwt_debug.h"
+#include "lwt_internal.h"
+
+unsigned lwt__depth;
+static size_t live_count;
+
+/* lwt_return(NULL) is by far the most common resolved promise. */
+static struct lwt return_null = {
+    .rc = 1,
+    .state = LWT__FULFILLED,
+    .flags = LWT__F_IMMORTAL,
+};
+
+size_t lwt_live_count(void)
+{
+    return live_count;
+}
+
+/* ---- Allocation and release ------------------------------------------ */
+
+void lwt__init(struct lwt *p, uint8_t flags, uint8_t cancel, const char *file, int line)
+{
+    p->rc = 1;
+    p->state = LWT__PENDING;
+    p->cancel = cancel;
+    p->flags = flags;
+    p->dead = 0;
+    p->u.cb_tail = NULL;
+    live_count++;
+    lwt__debug_track(p, file, line);
+}
+
+static struct lwt *plain_new(const char *file, int line, uint8_t flags, uint8_t cancel)
+{
+    uint8_t cls;
+    struct lwt *p = lwt__alloc(sizeof *p, &cls);
+    lwt__init(p, flags, cancel, file, line);
+    p->cls = cls;
+    return p;
+}
+
+struct lwt__node *lwt__node_new(size_t size, uint8_t cancel, const char *file, int line)
+{
+    uint8_t cls;
+    struct lwt__node *n = lwt__alloc(size, &cls);
+    lwt__init(&n->p, LWT__F_NODE, cancel, file, line);
+    n->p.cls = cls;
+    n->cancel_target = NULL;
+    return n;
+}
+
+struct lwt *lwt__settled(const char *file, int line, bool fulfilled, void *value, int err)
+{
+    struct lwt *p = plain_new(file, line, 0, LWT__CANCEL_NONE);
+    if (fulfilled) {
+        p->state = LWT__FULFILLED;
+        p->u.value = value;
+    } else {
+        p->state = LWT__REJECTED;
+        p->u.err = err;
+    }
+    return p;
+}
+
+/* Frees p, whose count reached zero, and returns the proxy target whose
+ * reference it held (or NULL), so that release can loop instead of recurse. */
+static struct lwt *destroy(struct lwt *p)
+{
+    if (p->state == LWT__PENDING)
+        lwt__panic("internal: a pending promise was freed");
+    struct lwt *next = p->state == LWT__PROXY ? p->u.target : NULL;
+    lwt__debug_untrack(p);
+    live_count--;
+    lwt__free(p, p->cls);
+    return next;
+}
+
+void lwt__release(struct lwt *p)
+{
+    while (p && !(p->flags & LWT__F_IMMORTAL) && --p->rc == 0)
+        p = destroy(p);
+}
+
+lwt_t *lwt_ref(lwt_t *p)
+{
+    lwt__retain(p);
+    return p;
+}
+
+void lwt_unref(lwt_t *p)
+{
+    lwt__release(p);
+}
+
+/* ---- Proxies ---------------------------------------------------------- */
+
+struct lwt *lwt__underlying(struct lwt *p)
+{
+    if (p->state != LWT__PROXY)
+        return p;
+    struct lwt *root = p->u.target;
+    if (root->state != LWT__PROXY)
+        return root;
+    while (root->state == LWT__PROXY)
+        root = root->u.target;
+    /* Point p straight at the root; intermediate proxies that nobody else
+     * holds are freed by the release. */
+    struct lwt *old = p->u.target;
+    lwt__retain(root);
+    p->u.target = root;
+    lwt__release(old);
+    return root;
+}
+
+/* ---- Callback lists --------------------------------------------------- */
+
+void lwt__add_cb(struct lwt *u, struct lwt__cb *cb)
+{
+    struct lwt__cb *tail = u->u.cb_tail;
+    if (tail) {
+        cb->next = tail->next;
+        tail->next = cb;
+    } else {
+        cb->next = cb;
+    }
+    u->u.cb_tail = cb;
+}
+
+/* Joins circular list b after circular list a; returns the new tail. */
+static struct lwt__cb *concat(struct lwt__cb *a, struct lwt__cb *b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    struct lwt__cb *a_head = a->next;
+    a->next = b->next;
+    b->next = a_head;
+    return b;
+}
+
+/* Runs a detached circular list in order. On cancellation, lwt_on_cancel
+ * callbacks go first (as in Lwt). */
+static void run_list(struct lwt__cb *tail, struct lwt *src)
+{
+    if (src->state == LWT__REJECTED && src->u.err == -LWT_ECANCELED) {
+        struct lwt__cb *cancel_tail = NULL, *rest_tail = NULL;
+        struct lwt__cb *cb = tail->next;
+        tail->next = NULL;
+        while (cb) {
+            struct lwt__cb *next = cb->next;
+            if (cb->fire == lwt__on_cancel_fire)
+                cancel_tail = concat(cancel_tail, (cb->next = cb));
+            else
+                rest_tail = concat(rest_tail, (cb->next = cb));
+            cb = next;
+        }
+        tail = concat(cancel_tail, rest_tail);
+    }
+    struct lwt__cb *cb = tail->next;
+    tail->next = NULL;
+    while (cb) {
+        struct lwt__cb *next = cb->next;
+        cb->fire(cb, src);
+        cb = next;
+    }
+}
+
+/* ---- The deferred queue ----------------------------------------------- */
+
+struct deferred {
+    struct lwt__cb *tail;
+    struct lwt *src; /* owned */
+};
+
+static struct deferred *dq; /* ring of dq_cap entries */
+static size_t dq_head, dq_len, dq_cap;
+static uint8_t dq_cls;
+
+static void defer_list(struct lwt__cb *tail, struct lwt *src)
+{
+    if (dq_len == dq_cap) {
+        size_t cap = dq_cap ? dq_cap * 2 : 64;
+        uint8_t cls;
+        struct deferred *grown = lwt__alloc(cap * sizeof *grown, &cls);
+        for (size_t i = 0; i < dq_len; i++)
+            grown[i] = dq[(dq_head + i) % dq_cap];
+        if (dq)
+            lwt__free(dq, dq_cls);
+        dq_cls = cls;
+        dq = grown;
+        dq_cap = cap;
+        dq_head = 0;
+    }
+    lwt__retain(src);
+    dq[(dq_head + dq_len) % dq_cap] = (struct deferred){tail, src};
+    dq_len++;
+}
+
+void lwt__defer_cb(struct lwt__cb *cb, struct lwt *src)
+{
+    cb->next = cb;
+    defer_list(cb, src);
+}
+
+bool lwt_has_deferred(void)
+{
+    return dq_len != 0;
+}
+
+size_t lwt_run_deferred(size_t budget)
+{
+    size_t ran = 0;
+    while (ran < budget && dq_len) {
+        struct deferred d = dq[dq_head];
+        dq_head = (dq_head + 1) % dq_cap;
+        dq_len--;
+        lwt__depth++;
+        run_list(d.tail, d.src);
+        lwt__depth--;
+        lwt__release(d.src);
+        ran++;
+    }
+    if (dq_len == 0 && dq) {
+        /* Give the ring back when idle so an empty program holds nothing. */
+        lwt__free(dq, dq_cls);
+        dq = NULL;
+        dq_cap = dq_head = 0;
+    }
+    return ran;
+}
+
+static void dispatch(struct lwt *u, struct lwt__cb *tail)
+{
+    if (!tail)
+        return;
+    if (!lwt__may_inline()) {
+        defer_list(tail, u);
+        return;
+    }
+    lwt__retain(u);
+    lwt__depth++;
+    run_list(tail, u);
+    lwt__depth--;
+    lwt__release(u);
+}
+
+void lwt__run_or_defer_cb(struct lwt__cb *cb, struct lwt *src)
+{
+    cb->next = cb;
+    dispatch(src, cb);
+}
+
+/* ---- Settling --------------------------------------------------------- */
+
+void lwt__node_drop_cancel_target(struct lwt *p)
+{
+    if (p->flags & LWT__F_NODE) {
+        struct lwt__node *n = (struct lwt__node *)p;
+        struct lwt *t = n->cancel_target;
+        n->cancel_target = NULL;
+        lwt__release(t);
+    }
+    p->cancel = LWT__CANCEL_NONE;
+}
+
+/* Detaches u's callbacks and its cancel behaviour before it takes a state. */
+static struct lwt__cb *take_pending(struct lwt *u)
+{
+    if (u->state != LWT__PENDING)
+        lwt__panic("internal: settling a promise that is not pending");
+    struct lwt__cb *tail = u->u.cb_tail;
+    lwt__node_drop_cancel_target(u);
+    u->dead = 0;
+    return tail;
+}
+
+void lwt__fulfil(struct lwt *u, void *value)
+{
+    struct lwt__cb *tail = take_pending(u);
+    u->state = LWT__FULFILLED;
+    u->u.value = value;
+    dispatch(u, tail);
+}
+
+void lwt__reject(struct lwt *u, int err)
+{
+    struct lwt__cb *tail = take_pending(u);
+    u->state = LWT__REJECTED;
+    u->u.err = err;
+    lwt__debug_set_trace(u, NULL, NULL);
+    dispatch(u, tail);
+}
+
+void lwt__settle_like(struct lwt *u, struct lwt *src, const struct lwt *via)
+{
+    if (src->state == LWT__FULFILLED) {
+        lwt__fulfil(u, src->u.value);
+        return;
+    }
+    struct lwt__cb *tail = take_pending(u);
+    u->state = LWT__REJECTED;
+    u->u.err = src->u.err;
+    lwt__debug_set_trace(u, src, via);
+    dispatch(u, tail);
+}
+
+/* Settles pending u from within lwt_cancel's first phase: state only; the
+ * caller runs the returned callbacks later. */
+struct lwt__cb *lwt__cancel_now(struct lwt *u)
+{
+    struct lwt__cb *tail = take_pending(u);
+    u->state = LWT__REJECTED;
+    u->u.err = -LWT_ECANCELED;
+    lwt__debug_set_trace(u, NULL, NULL);
+    return tail;
+}
+
+void lwt__dispatch(struct lwt *u, struct lwt__cb *tail)
+{
+    dispatch(u, tail);
+}
+
+void lwt__follow(struct lwt *outer, struct lwt *inner)
+{
+    struct lwt *u = lwt__underlying(inner);
+    if (u == outer) {
+        /* The callback returned its own result: it can never settle, as
+         * in Lwt. */
+        lwt__release(inner);
+        return;
+    }
+    if (lwt__is_settled(u)) {
+        lwt__settle_like(outer, u, NULL);
+        lwt__release(inner);
+        return;
+    }
+    /* Merge: the user's promise becomes a proxy of outer, which takes over
+     * its callbacks and its way of being cancelled. Keeping outer as the
+     * survivor is what makes a recursive bind loop run in constant memory:
+     * each step's promise is folded into the first one and then freed. */
+    lwt__node_drop_cancel_target(outer);
+    outer->cancel = u->cancel;
+    if (u->cancel == LWT__CANCEL_ONE || u->cancel == LWT__CANCEL_MULTI) {
+        struct lwt__node *un = (struct lwt__node *)u;
+        struct lwt__node *on = (struct lwt__node *)outer;
+        /* A multi node's own target is NULL, meaning "my inputs". */
+        on->cancel_target = un->cancel_target ? un->cancel_target : lwt_ref(u);
+        un->cancel_target = NULL;
+    }
+    u->cancel = LWT__CANCEL_NONE;
+    outer->u.cb_tail = concat(outer->u.cb_tail, u->u.cb_tail);
+    unsigned dead = (unsigned)outer->dead + u->dead;
+    outer->dead = dead > 255 ? 255 : (uint8_t)dead;
+    u->state = LWT__PROXY;
+    u->u.target = lwt_ref(outer);
+    lwt__release(inner);
+}
+
+/* ---- Dead registrations ----------------------------------------------- */
+
+#define SWEEP_AT 32
+
+void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb)
+{
+    cb->fire = lwt__multi_dead_fire;
+    /* A settled u has already detached its list (its callbacks are queued
+     * to run): the dead callback just releases when it gets there. */
+    if (u->state != LWT__PENDING || ++u->dead < SWEEP_AT)
+        return;
+    u->dead = 0;
+    struct lwt__cb *tail = u->u.cb_tail;
+    struct lwt__cb *cur = tail->next, *kept = NULL;
+    tail->next = NULL;
+    while (cur) {
+        struct lwt__cb *next = cur->next;
+        if (cur->fire == lwt__multi_dead_fire) {
+            cur->fire(cur, NULL);
+        } else {
+            cur->next = cur;
+            kept = concat(kept, cur);
+        }
+        cur = next;
+    }
+    u->u.cb_tail = kept;
+}
+
+/* ---- Creation and resolvers ------------------------------------------- */
+
+lwt_t *lwt__return(const char *file, int line, void *value)
+{
+    if (!value)
+        return &return_null;
+    return lwt__settled(file, line, true, value, 0);
+}
+
+lwt_t *lwt__fail(const char *file, int line, int err)
+{
+    if (err > 0)
+        err = -err;
+    if (err == 0)
+        err = -LWT_EINVAL;
+    struct lwt *p = lwt__settled(file, line, false, NULL, err);
+    lwt__debug_set_trace(p, NULL, NULL);
+    return p;
+}
+
+lwt_t *lwt__wait(const char *file, int line, lwt_resolver_t **resolver_out, bool cancelable)
+{
+    struct lwt *p = plain_new(file, line, LWT__F_WAITER, cancelable ? LWT__CANCEL_SELF : LWT__CANCEL_NONE);
+    p->rc = 2; /* the promise and its resolver */
+    *resolver_out = (lwt_resolver_t *)p;
+    return p;
+}
+
+lwt_t *lwt_resolver_promise(lwt_resolver_t *r)
+{
+    return (struct lwt *)r;
+}
+
+/* Where a resolver's promise stands: true if it may be settled now. */
+static bool resolvable(struct lwt *u, const char *what)
+{
+    if (u->state == LWT__PENDING)
+        return true;
+    if (u->state == LWT__REJECTED && u->u.err == -LWT_ECANCELED)
+        return false;
+    lwt__print("lwt: %s on a promise that is already settled\n", what);
+    lwt__panic(what);
+}
+
+void lwt_wakeup(lwt_resolver_t *r, void *value)
+{
+    struct lwt *p = (struct lwt *)r;
+    struct lwt *u = lwt__underlying(p);
+    if (resolvable(u, "lwt_wakeup"))
+        lwt__fulfil(u, value);
+    lwt__release(p);
+}
+
+void lwt_wakeup_fail(lwt_resolver_t *r, int err)
+{
+    struct lwt *p = (struct lwt *)r;
+    struct lwt *u = lwt__underlying(p);
+    if (err > 0)
+        err = -err;
+    if (err == 0)
+        err = -LWT_EINVAL;
+    if (resolvable(u, "lwt_wakeup_fail"))
+        lwt__reject(u, err);
+    lwt__release(p);
+}
+
+void lwt_resolver_drop(lwt_resolver_t *r)
+{
+    struct lwt *p = (struct lwt *)r;
+    struct lwt *u = lwt__underlying(p);
+    if (u->state == LWT__PENDING)
+        lwt__reject(u, -LWT_EBROKEN);
+    lwt__release(p);
+}
+
+/* ---- Inspection ------------------------------------------------------- */
+
+enum lwt_state lwt_state(lwt_t *p)
+{
+    struct lwt *u = lwt__underlying(p);
+    return u->state == LWT__FULFILLED  ? LWT_FULFILLED
+           : u->state == LWT__REJECTED ? LWT_REJECTED
+                                       : LWT_PENDING;
+}
+
+void *lwt_value(lwt_t *p)
+{
+    struct lwt *u = lwt__underlying(p);
+    return u->state == LWT__FULFILLED ? u->u.value : NULL;
+}
+
+int lwt_error(lwt_t *p)
+{
+    struct lwt *u = lwt__underlying(p);
+    return u->state == LWT__REJECTED ? u->u.err : 0;
+}

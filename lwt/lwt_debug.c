@@ -1,0 +1,153 @@
+/* The platform hooks (output and panic) and what the library reports through
+ * them: error descriptions, unhandled rejections, the pending-promise dump.
+ * Debug builds also keep every live promise on a list with its creation site
+ * and give each rejection the chain of bind sites it travelled through. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "lwt_debug.h"
+#include "lwt_internal.h"
+
+static struct lwt_platform platform;
+
+void lwt_set_platform(const struct lwt_platform *p)
+{
+    platform = p ? *p : (struct lwt_platform){0};
+}
+
+_Noreturn void lwt__panic(const char *msg)
+{
+    if (platform.panic)
+        platform.panic(msg);
+    __builtin_trap();
+}
+
+void lwt__print(const char *fmt, ...)
+{
+    if (!platform.write)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    platform.write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+#ifdef LWT_DEBUG
+
+struct lwt__trace {
+    struct lwt__trace *next; /* older sites; owned */
+    const char *file;
+    int line;
+    uint32_t rc;
+    uint8_t cls;
+};
+
+static struct lwt *live_head;
+
+void lwt__debug_track(struct lwt *p, const char *file, int line)
+{
+    p->file = file;
+    p->line = line;
+    p->trace = NULL;
+    p->dbg_prev = NULL;
+    p->dbg_next = live_head;
+    if (live_head)
+        live_head->dbg_prev = p;
+    live_head = p;
+}
+
+static void trace_release(struct lwt__trace *t)
+{
+    while (t && --t->rc == 0) {
+        struct lwt__trace *next = t->next;
+        lwt__free(t, t->cls);
+        t = next;
+    }
+}
+
+void lwt__debug_untrack(struct lwt *p)
+{
+    trace_release(p->trace);
+    p->trace = NULL;
+    if (p->dbg_prev)
+        p->dbg_prev->dbg_next = p->dbg_next;
+    else
+        live_head = p->dbg_next;
+    if (p->dbg_next)
+        p->dbg_next->dbg_prev = p->dbg_prev;
+}
+
+void lwt__debug_set_trace(struct lwt *p, const struct lwt *src, const struct lwt *via)
+{
+    struct lwt__trace *t = src ? src->trace : NULL;
+    if (t)
+        t->rc++;
+    if (via && via->file) {
+        uint8_t cls;
+        struct lwt__trace *site = lwt__alloc(sizeof *site, &cls);
+        *site = (struct lwt__trace){.next = t, .file = via->file, .line = via->line, .rc = 1, .cls = cls};
+        t = site;
+    }
+    trace_release(p->trace);
+    p->trace = t;
+}
+
+size_t lwt_dump_pending(void)
+{
+    size_t n = 0;
+    for (struct lwt *p = live_head; p; p = p->dbg_next) {
+        if (p->state != LWT__PENDING)
+            continue;
+        n++;
+        lwt__print("lwt: pending promise created at %s:%d\n", p->file ? p->file : "?", p->line);
+    }
+    lwt__print("lwt: %zu pending promise(s)\n", n);
+    return n;
+}
+
+#else
+
+size_t lwt_dump_pending(void)
+{
+    lwt__print("lwt: pending-promise dump needs a debug build (LWT_DEBUG)\n");
+    return 0;
+}
+
+#endif
+
+size_t lwt_describe_error(lwt_t *p, char *buf, size_t size)
+{
+    struct lwt *u = lwt__underlying(p);
+    if (u->state != LWT__REJECTED)
+        return (size_t)snprintf(buf, size, "not rejected");
+    size_t len = 0;
+#define APPEND(...)                                                                     \
+    do {                                                                                \
+        int n_ = snprintf(buf ? buf + (len < size ? len : size) : NULL,                 \
+                          len < size ? size - len : 0, __VA_ARGS__);                    \
+        if (n_ > 0)                                                                     \
+            len += (size_t)n_;                                                          \
+    } while (0)
+    if (size)
+        buf[0] = '\0';
+    APPEND("error %d (%s)", u->u.err, lwt_strerror(u->u.err));
+#ifdef LWT_DEBUG
+    if (u->file)
+        APPEND(", rejected at %s:%d", u->file, u->line);
+    for (struct lwt__trace *t = u->trace; t; t = t->next)
+        APPEND("%s bind at %s:%d", t == u->trace ? "; through" : " <-", t->file, t->line);
+#endif
+#undef APPEND
+    return len;
+}
+
+void lwt__report_unhandled(struct lwt *u)
+{
+    char text[400];
+    lwt_describe_error(u, text, sizeof text);
+    lwt__print("lwt: unhandled rejection: %s\n", text);
+}

@@ -1,0 +1,70 @@
+/* See test_support.h. */
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char test_output[8192];
+size_t test_output_len;
+
+static void write_hook(const char *text, size_t len)
+{
+    fwrite(text, 1, len, stderr);
+    size_t room = sizeof test_output - 1 - test_output_len;
+    if (len > room)
+        len = room;
+    memcpy(test_output + test_output_len, text, len);
+    test_output_len += len;
+    test_output[test_output_len] = '\0';
+}
+
+static void panic_hook(const char *msg)
+{
+    fprintf(stderr, "lwt panic: %s\n", msg);
+    abort();
+}
+
+void test_support_install_platform(void)
+{
+    static const struct lwt_platform platform = {.write = write_hook, .panic = panic_hook};
+    lwt_set_platform(&platform);
+}
+
+void test_output_clear(void)
+{
+    test_output_len = 0;
+    test_output[0] = '\0';
+}
+
+void drain(void)
+{
+    while (lwt_run_deferred(SIZE_MAX))
+        ;
+}
+
+int test_setup(void **state)
+{
+    (void)state;
+    test_support_install_platform();
+    test_output_clear();
+    return 0;
+}
+
+int test_teardown(void **state)
+{
+    (void)state;
+    drain();
+    if (lwt_live_count() != 0) {
+        fprintf(stderr, "test left %zu promise(s) alive\n", lwt_live_count());
+        lwt_dump_pending();
+        return -1;
+    }
+    return 0;
+}
+
+size_t test_scale(size_t full, size_t under_valgrind)
+{
+    const char *v = getenv("TESSERA_UNDER_VALGRIND");
+    return v && *v == '1' ? under_valgrind : full;
+}
