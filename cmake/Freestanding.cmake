@@ -11,7 +11,6 @@ set(TESSERA_FREESTANDING_FLAGS
 function(tessera_freestanding_check target)
   get_target_property(_sources ${target} SOURCES)
   get_target_property(_dir ${target} SOURCE_DIR)
-  get_target_property(_defs ${target} COMPILE_DEFINITIONS)
   set(_abs)
   foreach(_s IN LISTS _sources)
     if(_s MATCHES "\\.c$")
@@ -25,14 +24,12 @@ function(tessera_freestanding_check target)
   add_library(${target}_freestanding OBJECT ${_abs})
   target_compile_options(${target}_freestanding PRIVATE ${TESSERA_FREESTANDING_FLAGS})
   target_include_directories(${target}_freestanding SYSTEM BEFORE PRIVATE ${TESSERA_FREESTANDING_INCLUDE})
-  target_include_directories(${target}_freestanding PRIVATE ${_dir})
-  if(_defs)
-    target_compile_definitions(${target}_freestanding PRIVATE ${_defs})
-  endif()
-  get_target_property(_idefs ${target} INTERFACE_COMPILE_DEFINITIONS)
-  if(_idefs)
-    target_compile_definitions(${target}_freestanding PRIVATE ${_idefs})
-  endif()
+  # The target's own include directories and definitions, including those
+  # its linked libraries export.
+  target_include_directories(${target}_freestanding PRIVATE ${_dir}
+                             $<TARGET_PROPERTY:${target},INCLUDE_DIRECTORIES>)
+  target_compile_definitions(${target}_freestanding PRIVATE
+                             $<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>)
   # Sanitizer instrumentation would pull in runtime symbols; the check is
   # about headers and declarations only.
   target_compile_options(${target}_freestanding PRIVATE -fno-sanitize=all)
