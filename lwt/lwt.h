@@ -23,9 +23,10 @@
  *
  * CONTEXT FOR CONTINUATIONS: C has no closures, so every continuation takes a
  * (ctx, ctx_size) pair. The library copies ctx_size bytes inline into the
- * continuation's own node (no extra malloc) and passes the callback a pointer
- * to that copy, which lives until the callback returns. LWT_CTX(x) expands to
- * `&(x), sizeof(x)`; LWT_NOCTX to `NULL, 0`.
+ * continuation's own node (no extra malloc; a callback that runs at once gets
+ * a temporary copy instead) and passes the callback a pointer to its copy,
+ * which it may modify and which lives until it returns. LWT_CTX(x) expands
+ * to `&(x), sizeof(x)`; LWT_NOCTX to `NULL, 0`.
  *
  *     struct step { int left; };
  *     static lwt_t *again(void *v, void *c) {
@@ -94,7 +95,7 @@ typedef void (*lwt_unit_cb)(void *ctx);
 /* ---- Resolved and pending promises ------------------------------------- */
 
 /* A fulfilled promise. lwt_return(NULL) allocates nothing. */
-#define lwt_return(value) lwt__return(LWT__SITE, (value))
+#define lwt_return(value) lwt__return_inline(LWT__SITE, (value))
 lwt_t *lwt__return(const char *file, int line, void *value);
 
 /* A rejected promise; err is negative (a positive code is negated). */
@@ -121,7 +122,7 @@ lwt_t *lwt_resolver_promise(lwt_resolver_t *r);
 /* ---- References and inspection ----------------------------------------- */
 
 lwt_t *lwt_ref(lwt_t *p); /* returns p with one more reference */
-void lwt_unref(lwt_t *p); /* releases one reference; NULL is ignored */
+/* lwt_unref(p): releases one reference; NULL is ignored (lwt_promise.h). */
 
 enum lwt_state lwt_state(lwt_t *p);
 /* The value of a fulfilled promise; NULL otherwise. */
@@ -133,7 +134,7 @@ int lwt_error(lwt_t *p);
 
 /* When p fulfils with v, the result follows f(v, ctx); a rejection of p
  * passes through without calling f. */
-#define lwt_bind(p, f, ...) lwt__bind(LWT__SITE, (p), (f), __VA_ARGS__)
+#define lwt_bind(p, f, ...) lwt__bind_inline(LWT__SITE, (p), (f), __VA_ARGS__)
 lwt_t *lwt__bind(const char *file, int line, lwt_t *p, lwt_bind_fn f, const void *ctx, size_t ctx_size);
 
 /* When p fulfils with v, the result is fulfilled with f(v, ctx). */
@@ -260,5 +261,7 @@ size_t lwt_describe_error(lwt_t *p, char *buf, size_t size);
 
 /* Seeds the generator choose/pick use among already-settled inputs. */
 void lwt_set_random_seed(uint64_t seed);
+
+#include "lwt_promise.h"
 
 #endif

@@ -99,21 +99,49 @@ void lwt_cancel(lwt_t *p)
 
 /* ---- protected and no_cancel ------------------------------------------ */
 
+/* A promise that settles like its source. A protected one can also be
+ * cancelled on its own (or through a bind it was merged into); its
+ * registration on the source is then dead, and is marked so for the sweep,
+ * as Lwt removes it: protecting a long-lived promise again and again must
+ * not grow that promise's callback list. */
 struct forward_node {
     struct lwt__node n;
-    struct lwt__cb cb;
+    struct lwt__cb cb;      /* on the source */
+    struct lwt__cb on_self; /* protected: on this promise */
+    struct lwt *source;     /* protected: owned while cb is live */
 };
 
 static void forward_fire(struct lwt__cb *cb, struct lwt *src)
 {
     struct forward_node *f = LWT__CONTAINER(cb, struct forward_node, cb);
+    lwt__release(f->source);
+    f->source = NULL;
     struct lwt *outer = lwt__underlying(&f->n.p);
     if (outer->state == LWT__PENDING)
         lwt__settle_like(outer, src, NULL);
     lwt__release(&f->n.p);
 }
 
-/* A promise that settles like p, cancelled in its own way. */
+void lwt__forward_dead_fire(struct lwt__cb *cb, struct lwt *src)
+{
+    (void)src;
+    lwt__release(&LWT__CONTAINER(cb, struct forward_node, cb)->n.p);
+}
+
+/* The protected promise has settled. If that was not through its source
+ * (so it was cancelled), its registration on the source is dead. */
+static void forward_self_fire(struct lwt__cb *cb, struct lwt *src)
+{
+    (void)src;
+    struct forward_node *f = LWT__CONTAINER(cb, struct forward_node, on_self);
+    if (f->source) {
+        lwt__kill_cb(lwt__underlying(f->source), &f->cb, lwt__forward_dead_fire);
+        lwt__release(f->source);
+        f->source = NULL;
+    }
+    lwt__release(&f->n.p);
+}
+
 static lwt_t *forward(const char *file, int line, lwt_t *p, uint8_t cancel)
 {
     struct lwt *u = lwt__underlying(p);
@@ -121,9 +149,17 @@ static lwt_t *forward(const char *file, int line, lwt_t *p, uint8_t cancel)
         return p;
     struct forward_node *f = (struct forward_node *)lwt__node_new(sizeof *f, cancel, file, line);
     f->cb.fire = forward_fire;
-    f->n.p.rc = 2;
+    f->n.p.rc = 2; /* the caller's reference and the registration */
+    f->source = NULL;
+    if (cancel == LWT__CANCEL_SELF) {
+        f->source = p; /* keeps the caller's reference */
+        f->on_self.fire = forward_self_fire;
+        f->n.p.rc++;
+        lwt__add_cb(&f->n.p, &f->on_self);
+    } else {
+        lwt__release(p);
+    }
     lwt__add_cb(u, &f->cb);
-    lwt__release(p);
     return &f->n.p;
 }
 

@@ -9,7 +9,7 @@ unsigned lwt__depth;
 static size_t live_count;
 
 /* lwt_return(NULL) is by far the most common resolved promise. */
-static struct lwt return_null = {
+struct lwt lwt__return_null = {
     .rc = 1,
     .state = LWT__FULFILLED,
     .flags = LWT__F_IMMORTAL,
@@ -79,8 +79,11 @@ static struct lwt *destroy(struct lwt *p)
     return next;
 }
 
-void lwt__release(struct lwt *p)
+void lwt__destroy(struct lwt *p)
 {
+    /* Iterative: a chain of proxies held only by each other is freed
+     * without recursion. */
+    p = destroy(p);
     while (p && !(p->flags & LWT__F_IMMORTAL) && --p->rc == 0)
         p = destroy(p);
 }
@@ -91,17 +94,11 @@ lwt_t *lwt_ref(lwt_t *p)
     return p;
 }
 
-void lwt_unref(lwt_t *p)
-{
-    lwt__release(p);
-}
 
 /* ---- Proxies ---------------------------------------------------------- */
 
-struct lwt *lwt__underlying(struct lwt *p)
+struct lwt *lwt__underlying_slow(struct lwt *p)
 {
-    if (p->state != LWT__PROXY)
-        return p;
     struct lwt *root = p->u.target;
     if (root->state != LWT__PROXY)
         return root;
@@ -365,9 +362,9 @@ void lwt__follow(struct lwt *outer, struct lwt *inner)
 
 #define SWEEP_AT 32
 
-void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb)
+void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb, lwt__fire_fn dead_fire)
 {
-    cb->fire = lwt__multi_dead_fire;
+    cb->fire = dead_fire;
     /* A settled u has already detached its list (its callbacks are queued
      * to run): the dead callback just releases when it gets there. */
     if (u->state != LWT__PENDING || ++u->dead < SWEEP_AT)
@@ -378,7 +375,7 @@ void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb)
     tail->next = NULL;
     while (cur) {
         struct lwt__cb *next = cur->next;
-        if (cur->fire == lwt__multi_dead_fire) {
+        if (cur->fire == lwt__multi_dead_fire || cur->fire == lwt__forward_dead_fire) {
             cur->fire(cur, NULL);
         } else {
             cur->next = cur;
@@ -394,7 +391,7 @@ void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb)
 lwt_t *lwt__return(const char *file, int line, void *value)
 {
     if (!value)
-        return &return_null;
+        return &lwt__return_null;
     return lwt__settled(file, line, true, value, 0);
 }
 

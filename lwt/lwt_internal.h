@@ -24,50 +24,6 @@
 
 #include "lwt.h"
 
-enum lwt__raw_state {
-    LWT__PENDING = 0,
-    LWT__FULFILLED = 1,
-    LWT__REJECTED = 2,
-    LWT__PROXY = 3,
-};
-
-/* How cancelling a pending promise acts (Lwt's how_to_cancel). */
-enum lwt__cancel_mode {
-    LWT__CANCEL_NONE = 0,  /* not cancelable */
-    LWT__CANCEL_SELF = 1,  /* reject this promise with -ECANCELED */
-    LWT__CANCEL_ONE = 2,   /* cancel the node's target promise */
-    LWT__CANCEL_MULTI = 3, /* cancel every input of the node's target multi */
-};
-
-enum lwt__flags {
-    LWT__F_NODE = 1,     /* embedded in a struct lwt__node */
-    LWT__F_IMMORTAL = 2, /* static; reference counting is skipped */
-    LWT__F_WAITER = 4,   /* plain promise made by wait/task (has a resolver) */
-};
-
-struct lwt__trace;
-
-struct lwt {
-    uint32_t rc;
-    uint8_t state : 4;  /* enum lwt__raw_state */
-    uint8_t cancel : 4; /* enum lwt__cancel_mode */
-    uint8_t flags;      /* enum lwt__flags */
-    uint8_t dead;       /* dead registrations awaiting a sweep (pending only) */
-    uint8_t cls;        /* allocator size class (lwt_pool.c) */
-    union {
-        struct lwt__cb *cb_tail; /* pending: circular list, tail->next = head */
-        void *value;             /* fulfilled */
-        int err;                 /* rejected (negative) */
-        struct lwt *target;      /* proxy: owned reference */
-    } u;
-#ifdef LWT_DEBUG
-    const char *file; /* creation site */
-    int line;
-    struct lwt__trace *trace; /* rejected: bind sites passed, newest first */
-    struct lwt *dbg_prev, *dbg_next; /* all live promises */
-#endif
-};
-
 /* A callback registration on a pending promise. fire(cb, src) is called once
  * with src the settled (underlying) promise; it must release whatever the
  * registration holds. */
@@ -92,8 +48,6 @@ void lwt__free(void *ptr, uint8_t cls);
 
 /* ---- Core (lwt_core.c) ------------------------------------------------- */
 
-extern unsigned lwt__depth; /* nesting depth of inline callbacks */
-
 _Noreturn void lwt__panic(const char *msg);
 void lwt__print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -105,14 +59,21 @@ struct lwt__node *lwt__node_new(size_t size, uint8_t cancel, const char *file, i
 struct lwt *lwt__settled(const char *file, int line, bool fulfilled, void *value, int err);
 
 /* Follows proxies (compressing the path) to the promise that holds state. */
-struct lwt *lwt__underlying(struct lwt *p);
+struct lwt *lwt__underlying_slow(struct lwt *p);
+static inline struct lwt *lwt__underlying(struct lwt *p)
+{
+    return p->state != LWT__PROXY ? p : lwt__underlying_slow(p);
+}
 
 static inline void lwt__retain(struct lwt *p)
 {
     if (!(p->flags & LWT__F_IMMORTAL))
         p->rc++;
 }
-void lwt__release(struct lwt *p);
+static inline void lwt__release(struct lwt *p)
+{
+    lwt_unref(p);
+}
 
 /* Registers cb on pending underlying promise u (appends: FIFO order). */
 void lwt__add_cb(struct lwt *u, struct lwt__cb *cb);
@@ -140,12 +101,14 @@ void lwt__report_unhandled(struct lwt *u);
 /* Queues cb to fire later with src (settled); takes a reference on src. */
 void lwt__defer_cb(struct lwt__cb *cb, struct lwt *src);
 
-/* Marks a registration dead (it will never do anything) and counts it on
- * the underlying promise it sits on; sweeps that list when enough are dead. */
-void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb);
-/* The fire function of a dead multi registration; with src NULL it only
- * releases (used by the sweep). */
+/* Marks a registration dead (it will never do anything): its fire becomes
+ * dead_fire, one of the two below. Counts it on the underlying promise it
+ * sits on; sweeps that list when enough are dead. */
+void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb, lwt__fire_fn dead_fire);
+/* The fire functions of dead multi and protected registrations; with src
+ * NULL they only release (used by the sweep). */
 void lwt__multi_dead_fire(struct lwt__cb *cb, struct lwt *src);
+void lwt__forward_dead_fire(struct lwt__cb *cb, struct lwt *src);
 /* The fire function of lwt_on_cancel nodes, which run first on cancel. */
 void lwt__on_cancel_fire(struct lwt__cb *cb, struct lwt *src);
 
@@ -165,16 +128,5 @@ void lwt__node_drop_cancel_target(struct lwt *p);
 /* Cancellation of a multi node's inputs (lwt_multi.c). */
 void lwt__multi_visit_inputs(struct lwt *multi, void (*visit)(struct lwt *input, void *arg), void *arg);
 
-/* Inline depth limit: 0 in LWT_DEFER_ALL builds, so everything defers. */
-#ifdef LWT_DEFER_ALL
-#define LWT__INLINE_LIMIT 0u
-#else
-#define LWT__INLINE_LIMIT ((unsigned)LWT_MAX_INLINE_DEPTH)
-#endif
-
-static inline bool lwt__may_inline(void)
-{
-    return lwt__depth < LWT__INLINE_LIMIT;
-}
 
 #endif

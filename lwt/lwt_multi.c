@@ -192,25 +192,24 @@ static void kill_others(struct multi *m, struct multi_slot *winner)
     for (size_t i = 0; i < m->count; i++) {
         struct multi_slot *s = &m->slots[i];
         if (s != winner && s->input)
-            lwt__kill_cb(lwt__underlying(s->input), &s->cb);
+            lwt__kill_cb(lwt__underlying(s->input), &s->cb, lwt__multi_dead_fire);
     }
 }
 
 /* nchoose's answer once something has settled: the first rejection in list
- * order, else the fulfilled values in list order. */
-static void nchoose_settle(struct lwt *outer, struct multi *m)
+ * order (returned with a reference), else NULL with the fulfilled values
+ * stored in list order and counted in *k. */
+static struct lwt *nchoose_collect(struct multi *m, size_t *k)
 {
-    size_t k = 0;
+    *k = 0;
     for (size_t i = 0; i < m->count; i++) {
         struct lwt *u = lwt__underlying(m->slots[i].input);
-        if (u->state == LWT__REJECTED) {
-            lwt__settle_like(outer, u, NULL);
-            return;
-        }
+        if (u->state == LWT__REJECTED)
+            return lwt_ref(u);
         if (u->state == LWT__FULFILLED)
-            m->values[k++] = u->u.value;
+            m->values[(*k)++] = u->u.value;
     }
-    lwt__fulfil(outer, LWT_INT(k));
+    return NULL;
 }
 
 static void choose_fire(struct lwt__cb *cb, struct lwt *src)
@@ -218,22 +217,27 @@ static void choose_fire(struct lwt__cb *cb, struct lwt *src)
     struct multi_slot *s = LWT__CONTAINER(cb, struct multi_slot, cb);
     struct multi *m = s->owner;
     kill_others(m, s);
-    /* nchoose collects what has settled before the others are cancelled;
-     * pick cancels first, as Lwt does. */
-    if (m->kind == M_NCHOOSE) {
-        struct lwt *outer = lwt__underlying(&m->n.p);
-        if (outer->state == LWT__PENDING)
-            nchoose_settle(outer, m);
-    }
+    /* As in Lwt: nchoose collects what has settled before the others are
+     * cancelled, and pick/npick cancel them before the result settles, so
+     * the result's callbacks see the losers cancelled. */
+    struct lwt *rejected = NULL;
+    size_t k = 0;
+    if (m->kind == M_NCHOOSE)
+        rejected = nchoose_collect(m, &k);
     if (m->cancel_others)
         for (size_t i = 0; i < m->count; i++)
             if (&m->slots[i] != s && lwt__underlying(m->slots[i].input)->state == LWT__PENDING)
                 lwt_cancel(m->slots[i].input);
-    if (m->kind == M_CHOOSE) {
-        struct lwt *outer = lwt__underlying(&m->n.p);
-        if (outer->state == LWT__PENDING)
+    struct lwt *outer = lwt__underlying(&m->n.p);
+    if (outer->state == LWT__PENDING) {
+        if (m->kind == M_CHOOSE)
             lwt__settle_like(outer, src, NULL);
+        else if (rejected)
+            lwt__settle_like(outer, rejected, NULL);
+        else
+            lwt__fulfil(outer, LWT_INT(k));
     }
+    lwt__release(rejected);
     multi_finish_inputs(m);
     lwt__release(&m->n.p);
 }

@@ -36,6 +36,34 @@ static struct seq_node *seq_of(struct lwt__cb *cb)
     return LWT__CONTAINER(cb, struct seq_node, cb);
 }
 
+/* A callback gets its own copy of the context (lwt.h) also when it runs at
+ * once: it may write to it, and the caller's is const. Small contexts are
+ * copied on the stack, larger ones to the heap, so that nested inline
+ * callbacks do not use up a small stack. */
+#define STACK_CTX_BYTES 64
+
+struct ctx_copy {
+    max_align_t small[(STACK_CTX_BYTES + sizeof(max_align_t) - 1) / sizeof(max_align_t)];
+    void *ptr;
+    uint8_t cls;
+};
+
+static void *ctx_copy(struct ctx_copy *c, const void *ctx, size_t ctx_size)
+{
+    c->ptr = (void *)ctx;
+    if (ctx_size) {
+        c->ptr = ctx_size <= sizeof c->small ? (void *)c->small : lwt__alloc(ctx_size, &c->cls);
+        memcpy(c->ptr, ctx, ctx_size);
+    }
+    return c->ptr;
+}
+
+static void ctx_copy_done(struct ctx_copy *c, size_t ctx_size)
+{
+    if (ctx_size > sizeof c->small)
+        lwt__free(c->ptr, c->cls);
+}
+
 /* A fresh node whose promise follows u (settled or pending; consumes p,
  * whose underlying promise u is). */
 static struct seq_node *seq_attach(const char *file, int line, struct lwt *p, struct lwt *u, lwt__fire_fn fire,
@@ -102,9 +130,11 @@ lwt_t *lwt__bind(const char *file, int line, lwt_t *p, lwt_bind_fn f, const void
     if (u->state == LWT__FULFILLED && lwt__may_inline()) {
         void *v = u->u.value;
         lwt__release(p);
+        struct ctx_copy c;
         lwt__depth++;
-        lwt_t *q = f(v, (void *)ctx);
+        lwt_t *q = f(v, ctx_copy(&c, ctx, ctx_size));
         lwt__depth--;
+        ctx_copy_done(&c, ctx_size);
         return q;
     }
     struct seq_node *s = seq_attach(file, line, p, u, bind_fire, (union seq_fn){.bind = f}, ctx_size);
@@ -139,9 +169,11 @@ lwt_t *lwt__map(const char *file, int line, lwt_t *p, lwt_map_fn f, const void *
     if (u->state == LWT__FULFILLED && lwt__may_inline()) {
         void *v = u->u.value;
         lwt__release(p);
+        struct ctx_copy c;
         lwt__depth++;
-        void *w = f(v, (void *)ctx);
+        void *w = f(v, ctx_copy(&c, ctx, ctx_size));
         lwt__depth--;
+        ctx_copy_done(&c, ctx_size);
         return lwt__return(file, line, w);
     }
     struct seq_node *s = seq_attach(file, line, p, u, map_fire, (union seq_fn){.map = f}, ctx_size);
@@ -172,9 +204,11 @@ lwt_t *lwt__catch(const char *file, int line, lwt_t *p, lwt_catch_fn h, const vo
     if (u->state == LWT__REJECTED && lwt__may_inline()) {
         int err = u->u.err;
         lwt__release(p);
+        struct ctx_copy c;
         lwt__depth++;
-        lwt_t *q = h(err, (void *)ctx);
+        lwt_t *q = h(err, ctx_copy(&c, ctx, ctx_size));
         lwt__depth--;
+        ctx_copy_done(&c, ctx_size);
         return q;
     }
     struct seq_node *s = seq_attach(file, line, p, u, catch_fire, (union seq_fn){.catch_ = h}, ctx_size);
@@ -207,9 +241,12 @@ lwt_t *lwt__try_bind(const char *file, int line, lwt_t *p, lwt_bind_fn f, lwt_ca
         void *v = u->u.value;
         int err = u->u.err;
         lwt__release(p);
+        struct ctx_copy c;
+        void *copy = ctx_copy(&c, ctx, ctx_size);
         lwt__depth++;
-        lwt_t *q = ok ? f(v, (void *)ctx) : h(err, (void *)ctx);
+        lwt_t *q = ok ? f(v, copy) : h(err, copy);
         lwt__depth--;
+        ctx_copy_done(&c, ctx_size);
         return q;
     }
     struct seq_node *s =

@@ -1,20 +1,30 @@
 /* The FIFO of waiting promises behind mutex, condition, mvar and stream.
  *
- * Each waiter is a task plus one node that is both the queue link and a
- * callback registered on the task. Serving a waiter unlinks it and wakes the
- * task; cancelling the task fires the callback while the waiter is still
- * queued, which unlinks it. Either way the callback frees the node.
+ * A waiter is a task whose allocation also holds its queue links and a
+ * callback registered on itself: one allocation per wait. Serving a waiter
+ * unlinks it and hands its resolver to the caller, who wakes it; cancelling
+ * the task fires the callback while the waiter is still queued, which unlinks
+ * it and drops the resolver.
+ *
+ * References on the task: the caller's, the resolver (held by the queue until
+ * served or withdrawn) and the callback registration (released when it
+ * fires), so the links stay valid wherever the callback has been merged to.
  */
+#include "lwt_debug.h"
 #include "lwt_waitq.h"
 
 struct lwt__waiter {
-    struct lwt__cb cb; /* registered on the waiter's task */
+    struct lwt p;      /* the waiting task itself */
+    struct lwt__cb cb; /* registered on p */
     struct lwt__waiter *prev, *next;
-    struct lwt_waitq *queue; /* NULL once served */
-    lwt_resolver_t *resolver;
+    struct lwt_waitq *queue; /* NULL once served or withdrawn */
     void *payload;
-    uint8_t cls;
 };
+
+static lwt_resolver_t *resolver_of(struct lwt__waiter *w)
+{
+    return (lwt_resolver_t *)&w->p;
+}
 
 void lwt__waitq_init(struct lwt_waitq *q)
 {
@@ -44,17 +54,18 @@ static void waiter_fire(struct lwt__cb *cb, struct lwt *src)
     if (w->queue) {
         /* Cancelled while queued: withdraw. */
         unlink_waiter(w);
-        lwt_resolver_drop(w->resolver);
+        lwt_resolver_drop(resolver_of(w));
     }
-    lwt__free(w, w->cls);
+    lwt__release(&w->p);
 }
 
 lwt_t *lwt__waitq_wait(struct lwt_waitq *q, void *payload)
 {
     uint8_t cls;
     struct lwt__waiter *w = lwt__alloc(sizeof *w, &cls);
-    lwt_t *p = lwt__wait(LWT__SITE, &w->resolver, true);
-    w->cls = cls;
+    lwt__init(&w->p, LWT__F_WAITER, LWT__CANCEL_SELF, LWT__SITE);
+    w->p.cls = cls;
+    w->p.rc = 3;
     w->cb.fire = waiter_fire;
     w->payload = payload;
     w->queue = q;
@@ -66,20 +77,25 @@ lwt_t *lwt__waitq_wait(struct lwt_waitq *q, void *payload)
         q->head = w;
     q->tail = w;
     q->len++;
-    lwt__add_cb(p, &w->cb);
-    return p;
+    lwt__add_cb(&w->p, &w->cb);
+    return &w->p;
 }
 
 bool lwt__waitq_pop(struct lwt_waitq *q, lwt_resolver_t **resolver_out, void **payload_out)
 {
-    struct lwt__waiter *w = q->head;
+    struct lwt__waiter *w;
+    /* A waiter cancelled while its withdrawal callback is still deferred is
+     * settled but queued: skip it, or it would swallow what it is handed. */
+    while ((w = q->head) && lwt__underlying(&w->p)->state != LWT__PENDING) {
+        unlink_waiter(w);
+        lwt_resolver_drop(resolver_of(w)); /* settled: only releases */
+    }
     if (!w)
         return false;
     unlink_waiter(w);
-    *resolver_out = w->resolver;
+    *resolver_out = resolver_of(w);
     if (payload_out)
         *payload_out = w->payload;
-    /* w is freed by its callback when the caller settles the promise. */
     return true;
 }
 
