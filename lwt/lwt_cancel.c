@@ -53,6 +53,16 @@ static void push_input(struct lwt *input, void *arg)
 
 void lwt_cancel(lwt_t *p)
 {
+    /* Most often p is itself the task to cancel: no walk needed. */
+    struct lwt *root = lwt__underlying(p);
+    if (root->state != LWT__PENDING || root->cancel == LWT__CANCEL_NONE)
+        return;
+    if (root->cancel == LWT__CANCEL_SELF) {
+        lwt__retain(root);
+        lwt__dispatch(root, lwt__cancel_now(root));
+        lwt__release(root);
+        return;
+    }
     struct grow_array work, cancelled; /* cancelled: (promise, tail) pairs */
     ga_init(&work);
     ga_init(&cancelled);

@@ -174,7 +174,7 @@ struct deferred {
     struct lwt *src; /* owned */
 };
 
-static struct deferred *dq; /* ring of dq_cap entries */
+static struct deferred *dq; /* ring of dq_cap entries, a power of two */
 static size_t dq_head, dq_len, dq_cap;
 static uint8_t dq_cls;
 
@@ -185,7 +185,7 @@ static void defer_list(struct lwt__cb *tail, struct lwt *src)
         uint8_t cls;
         struct deferred *grown = lwt__alloc(cap * sizeof *grown, &cls);
         for (size_t i = 0; i < dq_len; i++)
-            grown[i] = dq[(dq_head + i) % dq_cap];
+            grown[i] = dq[(dq_head + i) & (dq_cap - 1)];
         if (dq)
             lwt__free(dq, dq_cls);
         dq_cls = cls;
@@ -194,7 +194,7 @@ static void defer_list(struct lwt__cb *tail, struct lwt *src)
         dq_head = 0;
     }
     lwt__retain(src);
-    dq[(dq_head + dq_len) % dq_cap] = (struct deferred){tail, src};
+    dq[(dq_head + dq_len) & (dq_cap - 1)] = (struct deferred){tail, src};
     dq_len++;
 }
 
@@ -214,7 +214,7 @@ size_t lwt_run_deferred(size_t budget)
     size_t ran = 0;
     while (ran < budget && dq_len) {
         struct deferred d = dq[dq_head];
-        dq_head = (dq_head + 1) % dq_cap;
+        dq_head = (dq_head + 1) & (dq_cap - 1);
         dq_len--;
         lwt__depth++;
         run_list(d.tail, d.src);
@@ -367,7 +367,19 @@ void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb, lwt__fire_fn dead_fire)
     cb->fire = dead_fire;
     /* A settled u has already detached its list (its callbacks are queued
      * to run): the dead callback just releases when it gets there. */
-    if (u->state != LWT__PENDING || ++u->dead < SWEEP_AT)
+    if (u->state != LWT__PENDING)
+        return;
+    /* The head (often the only entry) comes out at once. */
+    struct lwt__cb *last = u->u.cb_tail;
+    if (last->next == cb) {
+        if (last == cb)
+            u->u.cb_tail = NULL;
+        else
+            last->next = cb->next;
+        dead_fire(cb, NULL);
+        return;
+    }
+    if (++u->dead < SWEEP_AT)
         return;
     u->dead = 0;
     struct lwt__cb *tail = u->u.cb_tail;

@@ -48,7 +48,7 @@ void lwt__free(void *ptr, uint8_t cls);
 
 /* ---- Core (lwt_core.c) ------------------------------------------------- */
 
-_Noreturn void lwt__panic(const char *msg);
+_Noreturn __attribute__((cold)) void lwt__panic(const char *msg);
 void lwt__print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Initialises a freshly allocated promise header (rc 1, pending). */

@@ -226,8 +226,8 @@ static void choose_fire(struct lwt__cb *cb, struct lwt *src)
         rejected = nchoose_collect(m, &k);
     if (m->cancel_others)
         for (size_t i = 0; i < m->count; i++)
-            if (&m->slots[i] != s && lwt__underlying(m->slots[i].input)->state == LWT__PENDING)
-                lwt_cancel(m->slots[i].input);
+            if (&m->slots[i] != s)
+                lwt_cancel(m->slots[i].input); /* no-op once settled */
     struct lwt *outer = lwt__underlying(&m->n.p);
     if (outer->state == LWT__PENDING) {
         if (m->kind == M_CHOOSE)

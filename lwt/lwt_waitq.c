@@ -81,15 +81,24 @@ lwt_t *lwt__waitq_wait(struct lwt_waitq *q, void *payload)
     return &w->p;
 }
 
-bool lwt__waitq_pop(struct lwt_waitq *q, lwt_resolver_t **resolver_out, void **payload_out)
+/* A waiter cancelled while its withdrawal callback is still deferred is
+ * settled but queued: skip it, or it would swallow what it is handed. Rare,
+ * so kept out of line to keep pop's fast path small. */
+__attribute__((cold, noinline)) static struct lwt__waiter *skip_withdrawn(struct lwt_waitq *q)
 {
     struct lwt__waiter *w;
-    /* A waiter cancelled while its withdrawal callback is still deferred is
-     * settled but queued: skip it, or it would swallow what it is handed. */
     while ((w = q->head) && lwt__underlying(&w->p)->state != LWT__PENDING) {
         unlink_waiter(w);
         lwt_resolver_drop(resolver_of(w)); /* settled: only releases */
     }
+    return w;
+}
+
+bool lwt__waitq_pop(struct lwt_waitq *q, lwt_resolver_t **resolver_out, void **payload_out)
+{
+    struct lwt__waiter *w = q->head;
+    if (w && lwt__underlying(&w->p)->state != LWT__PENDING)
+        w = skip_withdrawn(q);
     if (!w)
         return false;
     unlink_waiter(w);
