@@ -10,7 +10,7 @@ static size_t live_count;
 
 /* lwt_return(NULL) is by far the most common resolved promise. */
 struct lwt lwt__return_null = {
-    .rc = 1,
+    .rc = LWT__IMMORTAL_RC,
     .state = LWT__FULFILLED,
     .flags = LWT__F_IMMORTAL,
 };
@@ -28,7 +28,6 @@ void lwt__init(struct lwt *p, uint8_t flags, uint8_t cancel, const char *file, i
     p->state = LWT__PENDING;
     p->cancel = cancel;
     p->flags = flags;
-    p->dead = 0;
     p->u.cb_tail = NULL;
     live_count++;
     lwt__debug_track(p, file, line);
@@ -70,8 +69,9 @@ struct lwt *lwt__settled(const char *file, int line, bool fulfilled, void *value
  * reference it held (or NULL), so that release can loop instead of recurse. */
 static struct lwt *destroy(struct lwt *p)
 {
-    if (p->state == LWT__PENDING)
-        lwt__panic("internal: a pending promise was freed");
+    if (p->state == LWT__PENDING || (p->flags & LWT__F_IMMORTAL))
+        lwt__panic(p->state == LWT__PENDING ? "internal: a pending promise was freed"
+                                            : "lwt_return(NULL) released more often than returned");
     struct lwt *next = p->state == LWT__PROXY ? p->u.target : NULL;
     lwt__debug_untrack(p);
     live_count--;
@@ -84,7 +84,7 @@ void lwt__destroy(struct lwt *p)
     /* Iterative: a chain of proxies held only by each other is freed
      * without recursion. */
     p = destroy(p);
-    while (p && !(p->flags & LWT__F_IMMORTAL) && --p->rc == 0)
+    while (p && --p->rc == 0)
         p = destroy(p);
 }
 
@@ -272,7 +272,7 @@ static struct lwt__cb *take_pending(struct lwt *u)
         lwt__panic("internal: settling a promise that is not pending");
     struct lwt__cb *tail = u->u.cb_tail;
     lwt__node_drop_cancel_target(u);
-    u->dead = 0;
+    lwt__set_dead(u, 0);
     return tail;
 }
 
@@ -351,8 +351,7 @@ void lwt__follow(struct lwt *outer, struct lwt *inner)
     }
     u->cancel = LWT__CANCEL_NONE;
     outer->u.cb_tail = concat(outer->u.cb_tail, u->u.cb_tail);
-    unsigned dead = (unsigned)outer->dead + u->dead;
-    outer->dead = dead > 255 ? 255 : (uint8_t)dead;
+    lwt__set_dead(outer, lwt__dead(outer) + lwt__dead(u));
     u->state = LWT__PROXY;
     u->u.target = lwt_ref(outer);
     lwt__release(inner);
@@ -379,9 +378,11 @@ void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb, lwt__fire_fn dead_fire)
         dead_fire(cb, NULL);
         return;
     }
-    if (++u->dead < SWEEP_AT)
+    if (lwt__dead(u) + 1 < SWEEP_AT) {
+        lwt__set_dead(u, lwt__dead(u) + 1);
         return;
-    u->dead = 0;
+    }
+    lwt__set_dead(u, 0);
     struct lwt__cb *tail = u->u.cb_tail;
     struct lwt__cb *cur = tail->next, *kept = NULL;
     tail->next = NULL;
@@ -402,8 +403,10 @@ void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb, lwt__fire_fn dead_fire)
 
 lwt_t *lwt__return(const char *file, int line, void *value)
 {
-    if (!value)
+    if (!value) {
+        lwt__return_null.rc++;
         return &lwt__return_null;
+    }
     return lwt__settled(file, line, true, value, 0);
 }
 

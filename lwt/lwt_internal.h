@@ -67,8 +67,19 @@ static inline struct lwt *lwt__underlying(struct lwt *p)
 
 static inline void lwt__retain(struct lwt *p)
 {
-    if (!(p->flags & LWT__F_IMMORTAL))
-        p->rc++;
+    p->rc++;
+}
+
+static inline unsigned lwt__dead(const struct lwt *p)
+{
+    return p->flags >> LWT__DEAD_SHIFT;
+}
+
+static inline void lwt__set_dead(struct lwt *p, unsigned dead)
+{
+    if (dead > LWT__DEAD_MAX)
+        dead = LWT__DEAD_MAX;
+    p->flags = (uint8_t)((p->flags & ((1u << LWT__DEAD_SHIFT) - 1)) | (dead << LWT__DEAD_SHIFT));
 }
 static inline void lwt__release(struct lwt *p)
 {

@@ -24,21 +24,28 @@ enum lwt__cancel_mode {
     LWT__CANCEL_MULTI = 3, /* cancel every input of the node's target multi */
 };
 
+/* The low bits of struct lwt's flags byte; the high five bits count dead
+ * registrations awaiting a sweep (pending promises only). */
 enum lwt__flags {
     LWT__F_NODE = 1,     /* embedded in a struct lwt__node */
-    LWT__F_IMMORTAL = 2, /* static; reference counting is skipped */
+    LWT__F_IMMORTAL = 2, /* static, with a count that never reaches zero */
     LWT__F_WAITER = 4,   /* plain promise made by wait/task (has a resolver) */
 };
+#define LWT__DEAD_SHIFT 3
+#define LWT__DEAD_MAX 31u
+
+/* The immortal promise's count starts here: far from zero, so releases need
+ * no special case for it. */
+#define LWT__IMMORTAL_RC (1u << 30)
 
 struct lwt__trace;
 
 struct lwt {
     uint32_t rc;
-    uint8_t state : 4;  /* enum lwt__raw_state */
-    uint8_t cancel : 4; /* enum lwt__cancel_mode */
-    uint8_t flags;      /* enum lwt__flags */
-    uint8_t dead;       /* dead registrations awaiting a sweep (pending only) */
-    uint8_t cls;        /* allocator size class (lwt_pool.c) */
+    uint8_t state;  /* enum lwt__raw_state */
+    uint8_t cancel; /* enum lwt__cancel_mode */
+    uint8_t flags;  /* enum lwt__flags, and the dead count */
+    uint8_t cls;    /* allocator size class (lwt_pool.c) */
     union {
         struct lwt__cb *cb_tail; /* pending: circular list, tail->next = head */
         void *value;             /* fulfilled */
@@ -73,13 +80,16 @@ void lwt__destroy(struct lwt *p);
 /* Releases one reference; NULL is ignored. */
 static inline void lwt_unref(lwt_t *p)
 {
-    if (p && !(p->flags & LWT__F_IMMORTAL) && --p->rc == 0)
+    if (p && --p->rc == 0)
         lwt__destroy(p);
 }
 
 static inline lwt_t *lwt__return_inline(const char *file, int line, void *value)
 {
-    return value ? lwt__return(file, line, value) : &lwt__return_null;
+    if (value)
+        return lwt__return(file, line, value);
+    lwt__return_null.rc++; /* counted like any other, so it stays balanced */
+    return &lwt__return_null;
 }
 
 /* bind on a fulfilled promise within the depth limit calls f directly;
