@@ -209,7 +209,15 @@ bool lwt_has_deferred(void)
     return dq_len != 0;
 }
 
+static size_t run_deferred(size_t budget);
+
 size_t lwt_run_deferred(size_t budget)
+{
+    /* The scheduler asks every turn; usually there is nothing. */
+    return dq_len ? run_deferred(budget) : 0;
+}
+
+static size_t run_deferred(size_t budget)
 {
     size_t ran = 0;
     while (ran < budget && dq_len) {
