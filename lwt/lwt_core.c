@@ -65,27 +65,31 @@ struct lwt *lwt__settled(const char *file, int line, bool fulfilled, void *value
     return p;
 }
 
-/* Frees p, whose count reached zero, and returns the proxy target whose
- * reference it held (or NULL), so that release can loop instead of recurse. */
-static struct lwt *destroy(struct lwt *p)
+__attribute__((cold, noreturn)) static void destroy_refused(const struct lwt *p)
 {
-    if (p->state == LWT__PENDING || (p->flags & LWT__F_IMMORTAL))
-        lwt__panic(p->state == LWT__PENDING ? "internal: a pending promise was freed"
-                                            : "lwt_return(NULL) released more often than returned");
-    struct lwt *next = p->state == LWT__PROXY ? p->u.target : NULL;
-    lwt__debug_untrack(p);
-    live_count--;
-    lwt__free(p, p->cls);
-    return next;
+    lwt__panic(p->state == LWT__PENDING ? "internal: a pending promise was freed"
+                                        : "lwt_return(NULL) released more often than returned");
 }
 
 void lwt__destroy(struct lwt *p)
 {
     /* Iterative: a chain of proxies held only by each other is freed
-     * without recursion. */
-    p = destroy(p);
-    while (p && --p->rc == 0)
-        p = destroy(p);
+     * without recursion. The common case (no proxy) ends in a tail call. */
+    for (;;) {
+        if (__builtin_expect(p->state == LWT__PENDING || (p->flags & LWT__F_IMMORTAL), 0))
+            destroy_refused(p);
+        struct lwt *next = p->state == LWT__PROXY ? p->u.target : NULL;
+        lwt__debug_untrack(p);
+        live_count--;
+        if (!next) {
+            lwt__free(p, p->cls);
+            return;
+        }
+        lwt__free(p, p->cls);
+        if (--next->rc != 0)
+            return;
+        p = next;
+    }
 }
 
 lwt_t *lwt_ref(lwt_t *p)

@@ -7,6 +7,10 @@
  * reachable": the debug and sanitizer builds compile the pool out
  * (LWT_POOL=0) and hand every object to malloc, where valgrind and ASan can
  * track each one.
+ *
+ * Either way, objects up to 512 bytes have a class (their size rounded up to
+ * 16) and larger ones carry their size in a small header, so the bytes held
+ * by the library are known exactly (lwt_memory_in_use).
  */
 #include <stdlib.h>
 
@@ -16,10 +20,41 @@
 #define LWT_POOL 1
 #endif
 
-#if LWT_POOL
-
 #define CLASS_BYTES 16
 #define CLASS_COUNT 32 /* objects up to 512 bytes */
+
+static size_t bytes_in_use;
+
+size_t lwt_memory_in_use(void)
+{
+    return bytes_in_use;
+}
+
+/* Objects too big for a class: malloc'd with their size in front. */
+struct large_header {
+    size_t size;
+    max_align_t payload[];
+};
+
+static void *alloc_large(size_t size)
+{
+    struct large_header *h = malloc(sizeof *h + size);
+    if (!h)
+        lwt__panic("out of memory");
+    h->size = size;
+    bytes_in_use += size;
+    return h->payload;
+}
+
+static void free_large(void *ptr)
+{
+    struct large_header *h = LWT__CONTAINER(ptr, struct large_header, payload);
+    bytes_in_use -= h->size;
+    free(h);
+}
+
+#if LWT_POOL
+
 #define CHUNK_BYTES (64 * 1024)
 
 struct free_slot {
@@ -45,17 +80,8 @@ static void *carve(size_t bytes)
     return p;
 }
 
-void *lwt__alloc(size_t size, uint8_t *cls_out)
+static void *alloc_class(size_t cls)
 {
-    size_t cls = (size + CLASS_BYTES - 1) / CLASS_BYTES;
-    if (cls == 0 || cls > CLASS_COUNT) {
-        void *p = malloc(size);
-        if (!p)
-            lwt__panic("out of memory");
-        *cls_out = 0;
-        return p;
-    }
-    *cls_out = (uint8_t)cls;
     struct free_slot *s = free_lists[cls];
     if (s) {
         free_lists[cls] = s->next;
@@ -64,12 +90,8 @@ void *lwt__alloc(size_t size, uint8_t *cls_out)
     return carve(cls * CLASS_BYTES);
 }
 
-void lwt__free(void *ptr, uint8_t cls)
+static void free_class(void *ptr, uint8_t cls)
 {
-    if (cls == 0) {
-        free(ptr);
-        return;
-    }
     struct free_slot *s = ptr;
     s->next = free_lists[cls];
     free_lists[cls] = s;
@@ -77,19 +99,40 @@ void lwt__free(void *ptr, uint8_t cls)
 
 #else
 
-void *lwt__alloc(size_t size, uint8_t *cls_out)
+static void *alloc_class(size_t cls)
 {
-    void *p = malloc(size);
+    void *p = malloc(cls * CLASS_BYTES);
     if (!p)
         lwt__panic("out of memory");
-    *cls_out = 0;
     return p;
 }
 
-void lwt__free(void *ptr, uint8_t cls)
+static void free_class(void *ptr, uint8_t cls)
 {
     (void)cls;
     free(ptr);
 }
 
 #endif
+
+void *lwt__alloc(size_t size, uint8_t *cls_out)
+{
+    size_t cls = (size + CLASS_BYTES - 1) / CLASS_BYTES;
+    if (cls == 0 || cls > CLASS_COUNT) {
+        *cls_out = 0;
+        return alloc_large(size);
+    }
+    *cls_out = (uint8_t)cls;
+    bytes_in_use += cls * CLASS_BYTES;
+    return alloc_class(cls);
+}
+
+void lwt__free(void *ptr, uint8_t cls)
+{
+    if (cls == 0) {
+        free_large(ptr);
+        return;
+    }
+    bytes_in_use -= (size_t)cls * CLASS_BYTES;
+    free_class(ptr, cls);
+}

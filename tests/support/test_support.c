@@ -60,6 +60,10 @@ int test_teardown(void **state)
         lwt_dump_pending();
         return -1;
     }
+    if (lwt_memory_in_use() != 0) {
+        fprintf(stderr, "test left %zu bytes held by the promise library\n", lwt_memory_in_use());
+        return -1;
+    }
     return 0;
 }
 
