@@ -71,25 +71,38 @@ __attribute__((cold, noreturn)) static void destroy_refused(const struct lwt *p)
                                         : "lwt_return(NULL) released more often than returned");
 }
 
-void lwt__destroy(struct lwt *p)
+/* A proxy being freed releases its target, which may be freed in turn:
+ * iterative, so a chain of proxies held only by each other costs no stack. */
+__attribute__((noinline)) static void destroy_chain(struct lwt *p)
 {
-    /* Iterative: a chain of proxies held only by each other is freed
-     * without recursion. The common case (no proxy) ends in a tail call. */
     for (;;) {
-        if (__builtin_expect(p->state == LWT__PENDING || (p->flags & LWT__F_IMMORTAL), 0))
+        if (p->state == LWT__PENDING || (p->flags & LWT__F_IMMORTAL))
             destroy_refused(p);
         struct lwt *next = p->state == LWT__PROXY ? p->u.target : NULL;
         lwt__debug_untrack(p);
         live_count--;
-        if (!next) {
-            lwt__free(p, p->cls);
-            return;
-        }
         lwt__free(p, p->cls);
-        if (--next->rc != 0)
+        if (!next || --next->rc != 0)
             return;
         p = next;
     }
+}
+
+/* Not inlined: callers stay small, and the compiler cannot see the
+ * immortal promise flow into free (which never happens: it is refused). */
+__attribute__((noinline)) void lwt__destroy(struct lwt *p)
+{
+    /* The common case, a settled promise that holds nothing, needs no frame:
+     * it ends in the free. */
+    if (__builtin_expect((p->state == LWT__FULFILLED || p->state == LWT__REJECTED) &&
+                             !(p->flags & LWT__F_IMMORTAL),
+                         1)) {
+        lwt__debug_untrack(p);
+        live_count--;
+        lwt__free(p, p->cls);
+        return;
+    }
+    destroy_chain(p);
 }
 
 lwt_t *lwt_ref(lwt_t *p)
