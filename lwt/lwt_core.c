@@ -339,6 +339,8 @@ struct lwt__cb *lwt__cancel_now(struct lwt *u)
     u->state = LWT__REJECTED;
     u->u.err = -LWT_ECANCELED;
     lwt__debug_set_trace(u, NULL, NULL);
+    if (u->flags & LWT__F_QUEUED)
+        lwt__waitq_withdraw(u);
     return tail;
 }
 
@@ -375,6 +377,8 @@ void lwt__follow(struct lwt *outer, struct lwt *inner)
         un->cancel_target = NULL;
     }
     u->cancel = LWT__CANCEL_NONE;
+    if (u->flags & LWT__F_QUEUED)
+        lwt__waitq_watch_merge(u);
     outer->u.cb_tail = concat(outer->u.cb_tail, u->u.cb_tail);
     lwt__set_dead(outer, lwt__dead(outer) + lwt__dead(u));
     u->state = LWT__PROXY;
@@ -448,7 +452,7 @@ lwt_t *lwt__fail(const char *file, int line, int err)
 
 lwt_t *lwt__wait(const char *file, int line, lwt_resolver_t **resolver_out, bool cancelable)
 {
-    struct lwt *p = plain_new(file, line, LWT__F_WAITER, cancelable ? LWT__CANCEL_SELF : LWT__CANCEL_NONE);
+    struct lwt *p = plain_new(file, line, 0, cancelable ? LWT__CANCEL_SELF : LWT__CANCEL_NONE);
     p->rc = 2; /* the promise and its resolver */
     *resolver_out = (lwt_resolver_t *)p;
     return p;

@@ -106,6 +106,13 @@ void lwt__follow(struct lwt *outer, struct lwt *inner);
 struct lwt__cb *lwt__cancel_now(struct lwt *u);
 void lwt__dispatch(struct lwt *u, struct lwt__cb *tail);
 
+/* A queued waiter's task (LWT__F_QUEUED) has been cancelled: leave the
+ * queue at once (lwt_waitq.c). The caller holds a reference on p. */
+void lwt__waitq_withdraw(struct lwt *p);
+/* A queued waiter's task is about to be merged into another promise, which
+ * can then be settled (cancelled) without p itself: watch for that. */
+void lwt__waitq_watch_merge(struct lwt *p);
+
 /* Reports a rejection nobody handles through the platform output. */
 void lwt__report_unhandled(struct lwt *u);
 

@@ -29,7 +29,7 @@ enum lwt__cancel_mode {
 enum lwt__flags {
     LWT__F_NODE = 1,     /* embedded in a struct lwt__node */
     LWT__F_IMMORTAL = 2, /* static, with a count that never reaches zero */
-    LWT__F_WAITER = 4,   /* plain promise made by wait/task (has a resolver) */
+    LWT__F_QUEUED = 4,   /* the task of a waitq waiter (lwt_waitq.c) */
 };
 #define LWT__DEAD_SHIFT 3
 #define LWT__DEAD_MAX 31u

@@ -1,21 +1,24 @@
 /* The FIFO of waiting promises behind mutex, condition, mvar and stream.
  *
- * A waiter is a task whose allocation also holds its queue links and a
- * callback registered on itself: one allocation per wait. Serving a waiter
- * unlinks it and hands its resolver to the caller, who wakes it; cancelling
- * the task fires the callback while the waiter is still queued, which unlinks
- * it and drops the resolver.
+ * A waiter is a task whose allocation also holds its queue links: one
+ * allocation per wait. Serving a waiter unlinks it and hands its resolver to
+ * the caller, who wakes it. A cancelled waiter leaves the queue at once
+ * (lwt__waitq_withdraw, called as the task is cancelled). If the task has
+ * been merged into another promise (returned from a bind callback), that
+ * promise may be cancelled instead; for that case alone a callback is
+ * registered at merge time, and it withdraws the waiter when the merged
+ * promise settles. pop also skips a settled waiter whose callback has not
+ * run yet (it may be deferred).
  *
  * References on the task: the caller's, the resolver (held by the queue until
- * served or withdrawn) and the callback registration (released when it
- * fires), so the links stay valid wherever the callback has been merged to.
+ * served or withdrawn) and, once merged, the callback registration.
  */
 #include "lwt_debug.h"
 #include "lwt_waitq.h"
 
 struct lwt__waiter {
     struct lwt p;      /* the waiting task itself */
-    struct lwt__cb cb; /* registered on p */
+    struct lwt__cb cb; /* registered once p is merged into another promise */
     struct lwt__waiter *prev, *next;
     struct lwt_waitq *queue; /* NULL once served or withdrawn */
     void *payload;
@@ -63,9 +66,9 @@ lwt_t *lwt__waitq_wait(struct lwt_waitq *q, void *payload)
 {
     uint8_t cls;
     struct lwt__waiter *w = lwt__alloc(sizeof *w, &cls);
-    lwt__init(&w->p, LWT__F_WAITER, LWT__CANCEL_SELF, LWT__SITE);
+    lwt__init(&w->p, LWT__F_QUEUED, LWT__CANCEL_SELF, LWT__SITE);
     w->p.cls = cls;
-    w->p.rc = 3;
+    w->p.rc = 2; /* the caller's and the resolver's */
     w->cb.fire = waiter_fire;
     w->payload = payload;
     w->queue = q;
@@ -77,8 +80,25 @@ lwt_t *lwt__waitq_wait(struct lwt_waitq *q, void *payload)
         q->head = w;
     q->tail = w;
     q->len++;
-    lwt__add_cb(&w->p, &w->cb);
     return &w->p;
+}
+
+void lwt__waitq_withdraw(struct lwt *p)
+{
+    struct lwt__waiter *w = (struct lwt__waiter *)p;
+    if (!w->queue)
+        return;
+    unlink_waiter(w);
+    lwt__release(p); /* the resolver the queue held */
+}
+
+void lwt__waitq_watch_merge(struct lwt *p)
+{
+    struct lwt__waiter *w = (struct lwt__waiter *)p;
+    if (!w->queue)
+        return;
+    p->rc++; /* the registration's */
+    lwt__add_cb(p, &w->cb);
 }
 
 /* A waiter cancelled while its withdrawal callback is still deferred is

@@ -1122,6 +1122,60 @@ static void mvar_ping_pong(void **state)
     lwt_mvar_destroy(&pong);
 }
 
+/* A lock wait returned from a bind callback is merged into the bind's
+ * result; cancelling that result must take the waiter out of the queue at
+ * once, or repeated attempts would pile up behind a held mutex. */
+static lwt_t *lock_after(void *v, void *ctx)
+{
+    (void)v;
+    return lwt_mutex_lock(*(struct lwt_mutex **)ctx);
+}
+
+static void mutex_merged_wait_cancelled_leaves_queue(void **state)
+{
+    (void)state;
+    struct lwt_mutex m;
+    lwt_mutex_init(&m);
+    lwt_t *held = lwt_mutex_lock(&m);
+    struct lwt_mutex *mp = &m;
+    for (int i = 0; i < 1000; i++) {
+        lwt_resolver_t *r;
+        lwt_t *attempt = lwt_bind(lwt_wait(&r), lock_after, LWT_CTX(mp));
+        lwt_wakeup(r, NULL);
+        drain();
+        assert_pending(attempt);
+        assert_int_equal(m.queue.len, 1);
+        lwt_cancel(attempt);
+        drain();
+        assert_int_equal(lwt_error(attempt), -LWT_ECANCELED);
+        assert_int_equal(m.queue.len, 0);
+        lwt_unref(attempt);
+    }
+    lwt_mutex_unlock(&m);
+    assert_false(lwt_mutex_is_locked(&m));
+    lwt_unref(held);
+    lwt_mutex_destroy(&m);
+}
+
+static void mutex_cancelled_wait_leaves_queue_at_once(void **state)
+{
+    (void)state;
+    struct lwt_mutex m;
+    lwt_mutex_init(&m);
+    lwt_t *held = lwt_mutex_lock(&m);
+    lwt_t *waiting = lwt_mutex_lock(&m);
+    assert_int_equal(m.queue.len, 1);
+    lwt_cancel(waiting);
+    assert_int_equal(m.queue.len, 0);
+    drain();
+    assert_int_equal(lwt_error(waiting), -LWT_ECANCELED);
+    lwt_mutex_unlock(&m);
+    assert_false(lwt_mutex_is_locked(&m));
+    lwt_unref(waiting);
+    lwt_unref(held);
+    lwt_mutex_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1165,6 +1219,8 @@ int main(void)
         TEST(mvar_cancel_blocked_take_then_put_at_once),
         TEST(mvar_destroy_rejects_waiters),
         TEST(mvar_ping_pong),
+        TEST(mutex_merged_wait_cancelled_leaves_queue),
+        TEST(mutex_cancelled_wait_leaves_queue_at_once),
     };
     return RUN_TESTS(tests);
 }
