@@ -145,7 +145,8 @@ static void forward_self_fire(struct lwt__cb *cb, struct lwt *src)
     (void)src;
     struct forward_node *f = LWT__CONTAINER(cb, struct forward_node, on_self);
     if (f->source) {
-        lwt__kill_cb(lwt__underlying(f->source), &f->cb, lwt__forward_dead_fire);
+        if (lwt__kill_cb(lwt__underlying(f->source), &f->cb, lwt__forward_dead_fire))
+            f->n.p.rc--; /* this callback's registration still holds f */
         lwt__release(f->source);
         f->source = NULL;
     }

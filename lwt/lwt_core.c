@@ -388,29 +388,8 @@ void lwt__follow(struct lwt *outer, struct lwt *inner)
 
 /* ---- Dead registrations ----------------------------------------------- */
 
-#define SWEEP_AT 32
-
-void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb, lwt__fire_fn dead_fire)
+void lwt__sweep_dead(struct lwt *u)
 {
-    cb->fire = dead_fire;
-    /* A settled u has already detached its list (its callbacks are queued
-     * to run): the dead callback just releases when it gets there. */
-    if (u->state != LWT__PENDING)
-        return;
-    /* The head (often the only entry) comes out at once. */
-    struct lwt__cb *last = u->u.cb_tail;
-    if (last->next == cb) {
-        if (last == cb)
-            u->u.cb_tail = NULL;
-        else
-            last->next = cb->next;
-        dead_fire(cb, NULL);
-        return;
-    }
-    if (lwt__dead(u) + 1 < SWEEP_AT) {
-        lwt__set_dead(u, lwt__dead(u) + 1);
-        return;
-    }
     lwt__set_dead(u, 0);
     struct lwt__cb *tail = u->u.cb_tail;
     struct lwt__cb *cur = tail->next, *kept = NULL;

@@ -120,9 +120,33 @@ void lwt__report_unhandled(struct lwt *u);
 void lwt__defer_cb(struct lwt__cb *cb, struct lwt *src);
 
 /* Marks a registration dead (it will never do anything): its fire becomes
- * dead_fire, one of the two below. Counts it on the underlying promise it
- * sits on; sweeps that list when enough are dead. */
-void lwt__kill_cb(struct lwt *u, struct lwt__cb *cb, lwt__fire_fn dead_fire);
+ * dead_fire, one of the two below. If cb is first on u's list (the usual
+ * case) it comes out at once and true is returned: the caller then releases
+ * what the registration held. Otherwise it is counted on u, whose list is
+ * swept when enough are dead. */
+#define LWT__SWEEP_AT 32u
+void lwt__sweep_dead(struct lwt *u);
+static inline bool lwt__kill_cb(struct lwt *u, struct lwt__cb *cb, lwt__fire_fn dead_fire)
+{
+    cb->fire = dead_fire;
+    /* A settled u has already detached its list (its callbacks are queued
+     * to run): the dead callback just releases when it gets there. */
+    if (u->state != LWT__PENDING)
+        return false;
+    struct lwt__cb *last = u->u.cb_tail;
+    if (last->next == cb) {
+        if (last == cb)
+            u->u.cb_tail = NULL;
+        else
+            last->next = cb->next;
+        return true;
+    }
+    if (lwt__dead(u) + 1 < LWT__SWEEP_AT)
+        lwt__set_dead(u, lwt__dead(u) + 1);
+    else
+        lwt__sweep_dead(u);
+    return false;
+}
 /* The fire functions of dead multi and protected registrations; with src
  * NULL they only release (used by the sweep). */
 void lwt__multi_dead_fire(struct lwt__cb *cb, struct lwt *src);

@@ -191,8 +191,10 @@ static void kill_others(struct multi *m, struct multi_slot *winner)
 {
     for (size_t i = 0; i < m->count; i++) {
         struct multi_slot *s = &m->slots[i];
-        if (s != winner && s->input)
-            lwt__kill_cb(lwt__underlying(s->input), &s->cb, lwt__multi_dead_fire);
+        /* The winner's registration still holds m: no need to check for
+         * zero when dropping the others'. */
+        if (s != winner && s->input && lwt__kill_cb(lwt__underlying(s->input), &s->cb, lwt__multi_dead_fire))
+            m->n.p.rc--;
     }
 }
 
