@@ -46,6 +46,29 @@ struct lwt__node {
 void *lwt__alloc(size_t size, uint8_t *cls_out);
 void lwt__free(void *ptr, uint8_t cls);
 
+/* The pool's fast path, inline so that a constant size folds to its class
+ * and a hit on the free list is a few instructions (lwt_pool.c). */
+#if LWT_POOL
+struct lwt__free_slot {
+    struct lwt__free_slot *next;
+};
+extern struct lwt__free_slot *lwt__free_lists[];
+extern size_t lwt__bytes_in_use;
+
+static inline void *lwt__alloc_fast(size_t size, uint8_t *cls_out)
+{
+    size_t cls = (size + 15) / 16;
+    struct lwt__free_slot *s;
+    if (cls == 0 || cls > 32 || !(s = lwt__free_lists[cls]))
+        return lwt__alloc(size, cls_out);
+    lwt__free_lists[cls] = s->next;
+    lwt__bytes_in_use += cls * 16;
+    *cls_out = (uint8_t)cls;
+    return s;
+}
+#define lwt__alloc(size, cls_out) lwt__alloc_fast((size), (cls_out))
+#endif
+
 /* ---- Core (lwt_core.c) ------------------------------------------------- */
 
 _Noreturn __attribute__((cold)) void lwt__panic(const char *msg);

@@ -16,6 +16,8 @@
 
 #include "lwt_internal.h"
 
+#undef lwt__alloc /* this file defines the out-of-line allocator */
+
 #ifndef LWT_POOL
 #define LWT_POOL 1
 #endif
@@ -23,11 +25,11 @@
 #define CLASS_BYTES 16
 #define CLASS_COUNT 32 /* objects up to 512 bytes */
 
-static size_t bytes_in_use;
+size_t lwt__bytes_in_use;
 
 size_t lwt_memory_in_use(void)
 {
-    return bytes_in_use;
+    return lwt__bytes_in_use;
 }
 
 /* Objects too big for a class: malloc'd with their size in front. */
@@ -42,14 +44,14 @@ static void *alloc_large(size_t size)
     if (!h)
         lwt__panic("out of memory");
     h->size = size;
-    bytes_in_use += size;
+    lwt__bytes_in_use += size;
     return h->payload;
 }
 
 static void free_large(void *ptr)
 {
     struct large_header *h = LWT__CONTAINER(ptr, struct large_header, payload);
-    bytes_in_use -= h->size;
+    lwt__bytes_in_use -= h->size;
     free(h);
 }
 
@@ -57,11 +59,7 @@ static void free_large(void *ptr)
 
 #define CHUNK_BYTES (64 * 1024)
 
-struct free_slot {
-    struct free_slot *next;
-};
-
-static struct free_slot *free_lists[CLASS_COUNT + 1];
+struct lwt__free_slot *lwt__free_lists[CLASS_COUNT + 1];
 static char *bump_next, *bump_end;
 
 static void *carve(size_t bytes)
@@ -82,9 +80,9 @@ static void *carve(size_t bytes)
 
 static void *alloc_class(size_t cls)
 {
-    struct free_slot *s = free_lists[cls];
+    struct lwt__free_slot *s = lwt__free_lists[cls];
     if (s) {
-        free_lists[cls] = s->next;
+        lwt__free_lists[cls] = s->next;
         return s;
     }
     return carve(cls * CLASS_BYTES);
@@ -92,9 +90,9 @@ static void *alloc_class(size_t cls)
 
 static void free_class(void *ptr, uint8_t cls)
 {
-    struct free_slot *s = ptr;
-    s->next = free_lists[cls];
-    free_lists[cls] = s;
+    struct lwt__free_slot *s = ptr;
+    s->next = lwt__free_lists[cls];
+    lwt__free_lists[cls] = s;
 }
 
 #else
@@ -123,7 +121,7 @@ void *lwt__alloc(size_t size, uint8_t *cls_out)
         return alloc_large(size);
     }
     *cls_out = (uint8_t)cls;
-    bytes_in_use += cls * CLASS_BYTES;
+    lwt__bytes_in_use += cls * CLASS_BYTES;
     return alloc_class(cls);
 }
 
@@ -133,6 +131,6 @@ void lwt__free(void *ptr, uint8_t cls)
         free_large(ptr);
         return;
     }
-    bytes_in_use -= (size_t)cls * CLASS_BYTES;
+    lwt__bytes_in_use -= (size_t)cls * CLASS_BYTES;
     free_class(ptr, cls);
 }
