@@ -102,6 +102,14 @@ __attribute__((noinline)) void lwt__destroy(struct lwt *p)
         lwt__free(p, p->cls);
         return;
     }
+    /* A merged bind step, freed once it has fired: its target lives on. */
+    if (p->state == LWT__PROXY && p->u.target->rc > 1) {
+        p->u.target->rc--;
+        lwt__debug_untrack(p);
+        live_count--;
+        lwt__free(p, p->cls);
+        return;
+    }
     destroy_chain(p);
 }
 
