@@ -128,13 +128,20 @@ bool lwt__waitq_pop(struct lwt_waitq *q, lwt_resolver_t **resolver_out, void **p
     return true;
 }
 
+/* Moves everyone waiting now into `now`, so that waiters queued by the
+ * callbacks that waking them runs stay in q for next time. */
+static void take_all(struct lwt_waitq *q, struct lwt_waitq *now)
+{
+    *now = *q;
+    for (struct lwt__waiter *w = now->head; w; w = w->next)
+        w->queue = now;
+    lwt__waitq_init(q);
+}
+
 void lwt__waitq_fail_all(struct lwt_waitq *q, int err)
 {
-    /* Only those waiting now: waiters queued by the callbacks stay. */
-    struct lwt_waitq now = *q;
-    for (struct lwt__waiter *w = now.head; w; w = w->next)
-        w->queue = &now;
-    lwt__waitq_init(q);
+    struct lwt_waitq now;
+    take_all(q, &now);
     lwt_resolver_t *r;
     while (lwt__waitq_pop(&now, &r, NULL))
         lwt_wakeup_fail(r, err);
@@ -142,10 +149,8 @@ void lwt__waitq_fail_all(struct lwt_waitq *q, int err)
 
 void lwt__waitq_wake_all(struct lwt_waitq *q, void *value)
 {
-    struct lwt_waitq now = *q;
-    for (struct lwt__waiter *w = now.head; w; w = w->next)
-        w->queue = &now;
-    lwt__waitq_init(q);
+    struct lwt_waitq now;
+    take_all(q, &now);
     lwt_resolver_t *r;
     while (lwt__waitq_pop(&now, &r, NULL))
         lwt_wakeup(r, value);

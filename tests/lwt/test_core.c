@@ -3,13 +3,11 @@
 #include "test_support.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 static void return_is_fulfilled(void **state)
 {
@@ -334,51 +332,6 @@ static void pending_bind_kept_alive_by_registration(void **state)
 
 /* ---- Misuse panics (checked in a child process) -------------------------- */
 
-struct child {
-    int status;    /* as from waitpid */
-    bool returned; /* fn came back (rather than dying in it) */
-};
-
-/* Runs fn in a child process, so that a panic does not take the test runner
- * with it. Whether fn returned is reported through a pipe: a memory checker
- * may change the child's exit code. */
-static struct child in_child(void (*fn)(void))
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* The runner's handlers would jump back into its loop in the child. */
-        static const int sigs[] = {SIGABRT, SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGSYS};
-        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-            signal(sigs[i], SIG_DFL);
-        close(fds[0]);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0)
-            dup2(devnull, STDERR_FILENO);
-        fn();
-        if (write(fds[1], "r", 1) != 1)
-            _exit(2);
-        _exit(0);
-    }
-    close(fds[1]);
-    struct child c = {0, false};
-    char byte;
-    c.returned = read(fds[0], &byte, 1) == 1;
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &c.status, 0), pid);
-    return c;
-}
-
-static void assert_aborted(struct child c)
-{
-    assert_false(c.returned);
-    assert_true(WIFSIGNALED(c.status));
-    assert_int_equal(WTERMSIG(c.status), SIGABRT);
-}
-
 /* The resolver is the second reference: holding the promise keeps the
  * memory valid, so a second use reaches the settled-promise check. */
 static void double_wakeup(void)
@@ -426,25 +379,25 @@ static void double_wakeup_without_platform(void)
 static void wakeup_twice_panics(void **state)
 {
     (void)state;
-    assert_aborted(in_child(double_wakeup));
+    test_expect_abort(double_wakeup);
 }
 
 static void wakeup_fail_on_fulfilled_panics(void **state)
 {
     (void)state;
-    assert_aborted(in_child(wakeup_fail_after_wakeup));
+    test_expect_abort(wakeup_fail_after_wakeup);
 }
 
 static void wakeup_on_rejected_panics(void **state)
 {
     (void)state;
-    assert_aborted(in_child(wakeup_after_wakeup_fail));
+    test_expect_abort(wakeup_after_wakeup_fail);
 }
 
 static void wakeup_on_canceled_exits_cleanly(void **state)
 {
     (void)state;
-    struct child c = in_child(wakeup_after_cancel_in_child);
+    struct test_child c = test_run_in_child(wakeup_after_cancel_in_child);
     assert_true(c.returned);
     assert_true(WIFEXITED(c.status));
 }
@@ -452,7 +405,7 @@ static void wakeup_on_canceled_exits_cleanly(void **state)
 static void panic_without_platform_traps(void **state)
 {
     (void)state;
-    struct child c = in_child(double_wakeup_without_platform);
+    struct test_child c = test_run_in_child(double_wakeup_without_platform);
     assert_false(c.returned);
     assert_true(WIFSIGNALED(c.status));
     assert_int_not_equal(WTERMSIG(c.status), SIGABRT); /* a trap, not our hook */

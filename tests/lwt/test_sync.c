@@ -5,12 +5,8 @@
  * depends on a wakeup. */
 #include "test_support.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "lwt_sync.h"
 
@@ -437,26 +433,6 @@ static void mutex_with_lock_cancel_while_queued(void **state)
     lwt_mutex_destroy(&m);
 }
 
-/* A panic aborts; run it in a child so the test process survives. */
-static void expect_abort(void (*fn)(void))
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        signal(SIGABRT, SIG_DFL);
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0)
-            dup2(fd, STDERR_FILENO);
-        fn();
-        _exit(0);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGABRT);
-}
-
 static void unlock_unlocked_mutex(void)
 {
     struct lwt_mutex m;
@@ -476,8 +452,8 @@ static void unlock_twice(void)
 static void mutex_unlock_unlocked_panics(void **state)
 {
     (void)state;
-    expect_abort(unlock_unlocked_mutex);
-    expect_abort(unlock_twice);
+    test_expect_abort(unlock_unlocked_mutex);
+    test_expect_abort(unlock_twice);
 }
 
 static void mutex_destroy_rejects_waiters(void **state)

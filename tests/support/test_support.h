@@ -10,6 +10,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,17 @@ int test_teardown(void **state);
 /* Loop counts shrink under valgrind (TESSERA_UNDER_VALGRIND=1) so that the
  * memcheck run stays within minutes; the normal run uses full counts. */
 size_t test_scale(size_t full, size_t under_valgrind);
+
+/* Misuse panics abort; tests run them in a child process so that the test
+ * runner survives. Whether fn returned is reported through a pipe, since a
+ * memory checker may change the child's exit code. */
+struct test_child {
+    int status;    /* as from waitpid */
+    bool returned; /* fn came back (rather than dying in it) */
+};
+struct test_child test_run_in_child(void (*fn)(void));
+/* fn must die of SIGABRT (a panic) without returning. */
+void test_expect_abort(void (*fn)(void));
 
 #define assert_live_zero() assert_int_equal(lwt_live_count(), 0)
 #define assert_fulfilled(p) assert_int_equal(lwt_state(p), LWT_FULFILLED)
