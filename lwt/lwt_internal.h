@@ -42,32 +42,38 @@ struct lwt__node {
 
 /* ---- Allocation (lwt_pool.c) ------------------------------------------ */
 
-/* Every object records the class it was allocated from and gives it back. */
-void *lwt__alloc(size_t size, uint8_t *cls_out);
+/* Every object records the size class it was allocated from (0 for large
+ * ones) and gives it back to lwt__free. Classes are 16 bytes apart, up to
+ * 512 bytes. */
+#define LWT__CLASS_BYTES 16u
+#define LWT__CLASS_COUNT 32u
+void *lwt__alloc_slow(size_t size, uint8_t *cls_out);
 void lwt__free(void *ptr, uint8_t cls);
 
-/* The pool's fast path, inline so that a constant size folds to its class
- * and a hit on the free list is a few instructions (lwt_pool.c). */
 #if LWT_POOL
 struct lwt__free_slot {
     struct lwt__free_slot *next;
 };
 extern struct lwt__free_slot *lwt__free_lists[];
 extern size_t lwt__bytes_in_use;
-
-static inline void *lwt__alloc_fast(size_t size, uint8_t *cls_out)
-{
-    size_t cls = (size + 15) / 16;
-    struct lwt__free_slot *s;
-    if (cls == 0 || cls > 32 || !(s = lwt__free_lists[cls]))
-        return lwt__alloc(size, cls_out);
-    lwt__free_lists[cls] = s->next;
-    lwt__bytes_in_use += cls * 16;
-    *cls_out = (uint8_t)cls;
-    return s;
-}
-#define lwt__alloc(size, cls_out) lwt__alloc_fast((size), (cls_out))
 #endif
+
+/* Inline so that a constant size folds to its class and a hit on the pool's
+ * free list is a few instructions. */
+static inline void *lwt__alloc(size_t size, uint8_t *cls_out)
+{
+#if LWT_POOL
+    size_t cls = (size + LWT__CLASS_BYTES - 1) / LWT__CLASS_BYTES;
+    struct lwt__free_slot *s;
+    if (cls != 0 && cls <= LWT__CLASS_COUNT && (s = lwt__free_lists[cls])) {
+        lwt__free_lists[cls] = s->next;
+        lwt__bytes_in_use += cls * LWT__CLASS_BYTES;
+        *cls_out = (uint8_t)cls;
+        return s;
+    }
+#endif
+    return lwt__alloc_slow(size, cls_out);
+}
 
 /* ---- Core (lwt_core.c) ------------------------------------------------- */
 
@@ -104,6 +110,7 @@ static inline void lwt__set_dead(struct lwt *p, unsigned dead)
         dead = LWT__DEAD_MAX;
     p->flags = (uint8_t)((p->flags & ((1u << LWT__DEAD_SHIFT) - 1)) | (dead << LWT__DEAD_SHIFT));
 }
+
 static inline void lwt__release(struct lwt *p)
 {
     lwt_unref(p);
@@ -170,6 +177,7 @@ static inline bool lwt__kill_cb(struct lwt *u, struct lwt__cb *cb, lwt__fire_fn 
         lwt__sweep_dead(u);
     return false;
 }
+
 /* The fire functions of dead multi and protected registrations; with src
  * NULL they only release (used by the sweep). */
 void lwt__multi_dead_fire(struct lwt__cb *cb, struct lwt *src);
@@ -192,6 +200,5 @@ void lwt__node_drop_cancel_target(struct lwt *p);
 
 /* Cancellation of a multi node's inputs (lwt_multi.c). */
 void lwt__multi_visit_inputs(struct lwt *multi, void (*visit)(struct lwt *input, void *arg), void *arg);
-
 
 #endif

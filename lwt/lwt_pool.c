@@ -16,14 +16,10 @@
 
 #include "lwt_internal.h"
 
-#undef lwt__alloc /* this file defines the out-of-line allocator */
-
 #ifndef LWT_POOL
 #define LWT_POOL 1
 #endif
 
-#define CLASS_BYTES 16
-#define CLASS_COUNT 32 /* objects up to 512 bytes */
 
 size_t lwt__bytes_in_use;
 
@@ -59,7 +55,7 @@ static void free_large(void *ptr)
 
 #define CHUNK_BYTES (64 * 1024)
 
-struct lwt__free_slot *lwt__free_lists[CLASS_COUNT + 1];
+struct lwt__free_slot *lwt__free_lists[LWT__CLASS_COUNT + 1];
 static char *bump_next, *bump_end;
 
 static void *carve(size_t bytes)
@@ -85,7 +81,7 @@ static void *alloc_class(size_t cls)
         lwt__free_lists[cls] = s->next;
         return s;
     }
-    return carve(cls * CLASS_BYTES);
+    return carve(cls * LWT__CLASS_BYTES);
 }
 
 static void free_class(void *ptr, uint8_t cls)
@@ -99,7 +95,7 @@ static void free_class(void *ptr, uint8_t cls)
 
 static void *alloc_class(size_t cls)
 {
-    void *p = malloc(cls * CLASS_BYTES);
+    void *p = malloc(cls * LWT__CLASS_BYTES);
     if (!p)
         lwt__panic("out of memory");
     return p;
@@ -113,15 +109,15 @@ static void free_class(void *ptr, uint8_t cls)
 
 #endif
 
-void *lwt__alloc(size_t size, uint8_t *cls_out)
+void *lwt__alloc_slow(size_t size, uint8_t *cls_out)
 {
-    size_t cls = (size + CLASS_BYTES - 1) / CLASS_BYTES;
-    if (cls == 0 || cls > CLASS_COUNT) {
+    size_t cls = (size + LWT__CLASS_BYTES - 1) / LWT__CLASS_BYTES;
+    if (cls == 0 || cls > LWT__CLASS_COUNT) {
         *cls_out = 0;
         return alloc_large(size);
     }
     *cls_out = (uint8_t)cls;
-    lwt__bytes_in_use += cls * CLASS_BYTES;
+    lwt__bytes_in_use += cls * LWT__CLASS_BYTES;
     return alloc_class(cls);
 }
 
@@ -131,6 +127,6 @@ void lwt__free(void *ptr, uint8_t cls)
         free_large(ptr);
         return;
     }
-    lwt__bytes_in_use -= (size_t)cls * CLASS_BYTES;
+    lwt__bytes_in_use -= (size_t)cls * LWT__CLASS_BYTES;
     free_class(ptr, cls);
 }
