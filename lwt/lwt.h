@@ -68,10 +68,10 @@ enum lwt_state {
 #endif
 
 #define LWT_CTX(x) (const void *)&(x), sizeof(x)
-#define LWT_NOCTX NULL, 0
+#define LWT_NOCTX  NULL, 0
 
 /* Carry small integers as values. */
-#define LWT_INT(i) ((void *)(intptr_t)(i))
+#define LWT_INT(i)    ((void *)(intptr_t)(i))
 #define LWT_TO_INT(v) ((intptr_t)(v))
 
 /* Call sites are recorded in debug builds (LWT_DEBUG); release builds pass

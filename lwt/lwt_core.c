@@ -94,8 +94,7 @@ __attribute__((noinline)) void lwt__destroy(struct lwt *p)
 {
     /* The common case, a settled promise that holds nothing, needs no frame:
      * it ends in the free. */
-    if (__builtin_expect((p->state == LWT__FULFILLED || p->state == LWT__REJECTED) &&
-                             !(p->flags & LWT__F_IMMORTAL),
+    if (__builtin_expect((p->state == LWT__FULFILLED || p->state == LWT__REJECTED) && !(p->flags & LWT__F_IMMORTAL),
                          1)) {
         lwt__debug_untrack(p);
         live_count--;
@@ -118,7 +117,6 @@ lwt_t *lwt_ref(lwt_t *p)
     lwt__retain(p);
     return p;
 }
-
 
 /* ---- Proxies ---------------------------------------------------------- */
 
@@ -497,9 +495,7 @@ void lwt_resolver_drop(lwt_resolver_t *r)
 enum lwt_state lwt_state(lwt_t *p)
 {
     struct lwt *u = lwt__underlying(p);
-    return u->state == LWT__FULFILLED  ? LWT_FULFILLED
-           : u->state == LWT__REJECTED ? LWT_REJECTED
-                                       : LWT_PENDING;
+    return u->state == LWT__FULFILLED ? LWT_FULFILLED : u->state == LWT__REJECTED ? LWT_REJECTED : LWT_PENDING;
 }
 
 void *lwt_value(lwt_t *p)

@@ -125,12 +125,11 @@ size_t lwt_describe_error(lwt_t *p, char *buf, size_t size)
     if (u->state != LWT__REJECTED)
         return (size_t)snprintf(buf, size, "not rejected");
     size_t len = 0;
-#define APPEND(...)                                                                     \
-    do {                                                                                \
-        int n_ = snprintf(buf ? buf + (len < size ? len : size) : NULL,                 \
-                          len < size ? size - len : 0, __VA_ARGS__);                    \
-        if (n_ > 0)                                                                     \
-            len += (size_t)n_;                                                          \
+#define APPEND(...)                                                                                                    \
+    do {                                                                                                               \
+        int n_ = snprintf(buf ? buf + (len < size ? len : size) : NULL, len < size ? size - len : 0, __VA_ARGS__);     \
+        if (n_ > 0)                                                                                                    \
+            len += (size_t)n_;                                                                                         \
     } while (0)
     if (size)
         buf[0] = '\0';

@@ -193,7 +193,7 @@ static inline bool lwt__is_settled(const struct lwt *u)
     return u->state == LWT__FULFILLED || u->state == LWT__REJECTED;
 }
 
-#define LWT__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define LWT__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* Releases the cancel target of a node that is no longer pending. */
 void lwt__node_drop_cancel_target(struct lwt *p);

@@ -24,9 +24,9 @@ struct multi {
     bool cancel_others;
     bool done;
     size_t count;
-    size_t pending;              /* registrations still expected (join) */
-    struct lwt *first_rejected;  /* join: owned */
-    void **values;               /* all / nchoose: caller's array */
+    size_t pending;             /* registrations still expected (join) */
+    struct lwt *first_rejected; /* join: owned */
+    void **values;              /* all / nchoose: caller's array */
     struct multi_slot slots[];
 };
 
@@ -60,8 +60,7 @@ static void cancel_pending_inputs(lwt_t *const *ps, size_t n)
 
 static struct multi *multi_new(const char *file, int line, uint8_t kind, size_t n, void **values)
 {
-    struct multi *m =
-        (struct multi *)lwt__node_new(sizeof *m + n * sizeof m->slots[0], LWT__CANCEL_MULTI, file, line);
+    struct multi *m = (struct multi *)lwt__node_new(sizeof *m + n * sizeof m->slots[0], LWT__CANCEL_MULTI, file, line);
     m->kind = kind;
     m->cancel_others = false;
     m->done = false;

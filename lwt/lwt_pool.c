@@ -20,7 +20,6 @@
 #define LWT_POOL 1
 #endif
 
-
 size_t lwt__bytes_in_use;
 
 size_t lwt_memory_in_use(void)

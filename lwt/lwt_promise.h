@@ -32,7 +32,7 @@ enum lwt__flags {
     LWT__F_QUEUED = 4,   /* the task of a waitq waiter (lwt_waitq.c) */
 };
 #define LWT__DEAD_SHIFT 3
-#define LWT__DEAD_MAX 31u
+#define LWT__DEAD_MAX   31u
 
 /* The immortal promise's count starts here: far from zero, so releases need
  * no special case for it. */
@@ -55,7 +55,7 @@ struct lwt {
 #ifdef LWT_DEBUG
     const char *file; /* creation site */
     int line;
-    struct lwt__trace *trace; /* rejected: bind sites passed, newest first */
+    struct lwt__trace *trace;        /* rejected: bind sites passed, newest first */
     struct lwt *dbg_prev, *dbg_next; /* all live promises */
 #endif
 };

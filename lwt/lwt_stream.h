@@ -14,11 +14,11 @@
 #include "lwt_sync.h"
 
 struct lwt_stream {
-    void **ring;             /* private: capacity slots */
-    size_t capacity;         /* ro */
-    size_t head;             /* private: index of the oldest value */
-    size_t len;              /* ro: values buffered */
-    bool closed;             /* ro */
+    void **ring;              /* private: capacity slots */
+    size_t capacity;          /* ro */
+    size_t head;              /* private: index of the oldest value */
+    size_t len;               /* ro: values buffered */
+    bool closed;              /* ro */
     struct lwt_waitq getters; /* private */
     struct lwt_waitq pushers; /* private: each carries its value */
 };

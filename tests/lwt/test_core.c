@@ -87,7 +87,6 @@ static void pending_promise_with_bind_is_64_bytes(void **state)
     assert_int_equal(lwt_memory_in_use(), before);
 }
 
-
 static void bind_on_pending_runs_on_wakeup(void **state)
 {
     (void)state;
@@ -1183,18 +1182,19 @@ struct code {
     int lwt, host;
 };
 
-#define CODE(n) {#n, LWT_##n, n}
+#define CODE(n)                                                                                                        \
+    {                                                                                                                  \
+#n, LWT_##n, n                                                                                                 \
+    }
 static const struct code codes[] = {
-    CODE(EPERM),        CODE(ENOENT),      CODE(EINTR),         CODE(EIO),
-    CODE(EBADF),        CODE(EAGAIN),      CODE(ENOMEM),        CODE(EACCES),
-    CODE(EFAULT),       CODE(EBUSY),       CODE(EEXIST),        CODE(ENODEV),
-    CODE(EINVAL),       CODE(EMFILE),      CODE(ENOSPC),        CODE(EPIPE),
-    CODE(ERANGE),       CODE(ENOSYS),      CODE(ENODATA),       CODE(ETIME),
-    CODE(EPROTO),       CODE(EBADMSG),     CODE(EOVERFLOW),     CODE(EMSGSIZE),
-    CODE(ENOPROTOOPT),  CODE(EOPNOTSUPP),  CODE(EADDRINUSE),    CODE(EADDRNOTAVAIL),
-    CODE(ENETDOWN),     CODE(ENETUNREACH), CODE(ECONNABORTED),  CODE(ECONNRESET),
-    CODE(ENOBUFS),      CODE(EISCONN),     CODE(ENOTCONN),      CODE(ESHUTDOWN),
-    CODE(ETIMEDOUT),    CODE(ECONNREFUSED), CODE(EHOSTUNREACH), CODE(EALREADY),
+    CODE(EPERM),        CODE(ENOENT),     CODE(EINTR),         CODE(EIO),          CODE(EBADF),
+    CODE(EAGAIN),       CODE(ENOMEM),     CODE(EACCES),        CODE(EFAULT),       CODE(EBUSY),
+    CODE(EEXIST),       CODE(ENODEV),     CODE(EINVAL),        CODE(EMFILE),       CODE(ENOSPC),
+    CODE(EPIPE),        CODE(ERANGE),     CODE(ENOSYS),        CODE(ENODATA),      CODE(ETIME),
+    CODE(EPROTO),       CODE(EBADMSG),    CODE(EOVERFLOW),     CODE(EMSGSIZE),     CODE(ENOPROTOOPT),
+    CODE(EOPNOTSUPP),   CODE(EADDRINUSE), CODE(EADDRNOTAVAIL), CODE(ENETDOWN),     CODE(ENETUNREACH),
+    CODE(ECONNABORTED), CODE(ECONNRESET), CODE(ENOBUFS),       CODE(EISCONN),      CODE(ENOTCONN),
+    CODE(ESHUTDOWN),    CODE(ETIMEDOUT),  CODE(ECONNREFUSED),  CODE(EHOSTUNREACH), CODE(EALREADY),
     CODE(EINPROGRESS),  CODE(ECANCELED),
 };
 #undef CODE

@@ -175,7 +175,8 @@ static void describe_gives_creation_site(void **state)
 {
     (void)state;
     char buf[512];
-    int line = __LINE__; lwt_t *p = lwt_fail(LWT_EIO);
+    int line = __LINE__ + 1; /* the call below */
+    lwt_t *p = lwt_fail(LWT_EIO);
     describe(p, buf, sizeof buf);
     assert_true(find(buf, "rejected at") > 0);
     assert_true(find(buf, site(line)) > 0);
@@ -187,7 +188,8 @@ static void describe_gives_wait_site_after_wakeup_fail(void **state)
     (void)state;
     char buf[512];
     lwt_resolver_t *r;
-    int line = __LINE__; lwt_t *p = lwt_wait(&r);
+    int line = __LINE__ + 1; /* the call below */
+    lwt_t *p = lwt_wait(&r);
     lwt_wakeup_fail(r, LWT_EPIPE);
     describe(p, buf, sizeof buf);
     assert_true(find(buf, site(line)) > 0);
@@ -200,9 +202,12 @@ static void describe_lists_bind_sites_of_settled_chain(void **state)
     (void)state;
     char buf[512];
     lwt_t *p = lwt_fail(LWT_EIO);
-    int l1 = __LINE__; p = lwt_bind(p, pass, LWT_NOCTX);
-    int l2 = __LINE__; p = lwt_map(p, ident, LWT_NOCTX);
-    int l3 = __LINE__; p = lwt_bind(p, pass, LWT_NOCTX);
+    int l1 = __LINE__ + 1; /* the call below */
+    p = lwt_bind(p, pass, LWT_NOCTX);
+    int l2 = __LINE__ + 1; /* the call below */
+    p = lwt_map(p, ident, LWT_NOCTX);
+    int l3 = __LINE__ + 1; /* the call below */
+    p = lwt_bind(p, pass, LWT_NOCTX);
     describe(p, buf, sizeof buf);
     long s1 = find(buf, site(l1)), s2 = find(buf, site(l2)), s3 = find(buf, site(l3));
     assert_true(find(buf, "through bind at") > 0);
@@ -219,8 +224,10 @@ static void describe_lists_bind_sites_of_pending_chain(void **state)
     char buf[512];
     lwt_resolver_t *r;
     lwt_t *p = lwt_wait(&r);
-    int l1 = __LINE__; p = lwt_bind(p, pass, LWT_NOCTX);
-    int l2 = __LINE__; p = lwt_bind(p, pass, LWT_NOCTX);
+    int l1 = __LINE__ + 1; /* the call below */
+    p = lwt_bind(p, pass, LWT_NOCTX);
+    int l2 = __LINE__ + 1; /* the call below */
+    p = lwt_bind(p, pass, LWT_NOCTX);
     lwt_wakeup_fail(r, LWT_ETIMEDOUT);
     drain();
     describe(p, buf, sizeof buf);
@@ -239,7 +246,8 @@ static void describe_lists_site_where_callback_failed(void **state)
     lwt_resolver_t *r;
     lwt_t *p = lwt_wait(&r);
     p = lwt_bind(p, fail_enoent, LWT_NOCTX);
-    int l2 = __LINE__; p = lwt_bind(p, pass, LWT_NOCTX);
+    int l2 = __LINE__ + 1; /* the call below */
+    p = lwt_bind(p, pass, LWT_NOCTX);
     lwt_wakeup(r, NULL);
     drain();
     describe(p, buf, sizeof buf);
@@ -253,7 +261,8 @@ static void describe_lists_finalize_site(void **state)
     (void)state;
     char buf[512];
     lwt_resolver_t *r;
-    int l1 = __LINE__; lwt_t *p = lwt_finalize(lwt_wait(&r), cleanup, LWT_NOCTX);
+    int l1 = __LINE__ + 1; /* the call below */
+    lwt_t *p = lwt_finalize(lwt_wait(&r), cleanup, LWT_NOCTX);
     lwt_wakeup_fail(r, LWT_EIO);
     drain();
     describe(p, buf, sizeof buf);
@@ -273,7 +282,8 @@ static void new_error_from_handler_starts_new_trace(void **state)
     (void)state;
     char buf[512];
     lwt_t *p = lwt_fail(LWT_EIO);
-    int l1 = __LINE__; p = lwt_bind(p, pass, LWT_NOCTX);
+    int l1 = __LINE__ + 1; /* the call below */
+    p = lwt_bind(p, pass, LWT_NOCTX);
     p = lwt_catch(p, fail_again, LWT_NOCTX);
     drain();
     describe(p, buf, sizeof buf);
@@ -288,7 +298,8 @@ static void unhandled_report_includes_bind_sites(void **state)
     (void)state;
     lwt_resolver_t *r;
     lwt_t *p = lwt_wait(&r);
-    int l1 = __LINE__; p = lwt_bind(p, pass, LWT_NOCTX);
+    int l1 = __LINE__ + 1; /* the call below */
+    p = lwt_bind(p, pass, LWT_NOCTX);
     lwt_async(p, NULL, LWT_NOCTX);
     lwt_wakeup_fail(r, LWT_EIO);
     drain();
@@ -302,9 +313,12 @@ static void dump_pending_counts_and_names_sites(void **state)
 {
     (void)state;
     lwt_resolver_t *r1, *r2, *r3;
-    int l1 = __LINE__; lwt_t *a = lwt_wait(&r1);
-    int l2 = __LINE__; lwt_t *b = lwt_task(&r2);
-    int l3 = __LINE__; lwt_t *c = lwt_bind(lwt_wait(&r3), pass, LWT_NOCTX);
+    int l1 = __LINE__ + 1; /* the call below */
+    lwt_t *a = lwt_wait(&r1);
+    int l2 = __LINE__ + 1; /* the call below */
+    lwt_t *b = lwt_task(&r2);
+    int l3 = __LINE__ + 1; /* the call below */
+    lwt_t *c = lwt_bind(lwt_wait(&r3), pass, LWT_NOCTX);
     lwt_t *settled = lwt_return(LWT_INT(1));
     test_output_clear();
     assert_int_equal(lwt_dump_pending(), 4); /* c's source is pending too */
@@ -327,7 +341,8 @@ static void dump_pending_skips_settled(void **state)
     (void)state;
     lwt_resolver_t *r;
     lwt_t *a = lwt_wait(&r);
-    int line = __LINE__; lwt_t *f = lwt_fail(LWT_EIO);
+    int line = __LINE__ + 1; /* the call below */
+    lwt_t *f = lwt_fail(LWT_EIO);
     lwt_t *v = lwt_return(LWT_INT(3));
     test_output_clear();
     assert_int_equal(lwt_dump_pending(), 1);

@@ -1415,8 +1415,18 @@ static void async_keeps_pending_work_alive(void **state)
  * straightforward model of Lwt predicts. "follow" kinds return an earlier
  * promise from the callback, which exercises merging. */
 enum gkind {
-    G_WAIT, G_TASK, G_BIND_INC, G_BIND_FOLLOW, G_MAP, G_CATCH, G_CATCH_FOLLOW,
-    G_TRY, G_FIN, G_FIN_FAIL, G_FIN_FOLLOW, G_KINDS
+    G_WAIT,
+    G_TASK,
+    G_BIND_INC,
+    G_BIND_FOLLOW,
+    G_MAP,
+    G_CATCH,
+    G_CATCH_FOLLOW,
+    G_TRY,
+    G_FIN,
+    G_FIN_FAIL,
+    G_FIN_FOLLOW,
+    G_KINDS
 };
 
 #define GN 24
@@ -1566,18 +1576,43 @@ static void build_graph(void)
         n->settled_src = false;
         lwt_t *in = i ? lwt_ref(g[n->in].p) : NULL;
         switch (n->kind) {
-        case G_WAIT: n->p = lwt_wait(&n->r); lwt_unref(in); break;
-        case G_TASK: n->p = lwt_task(&n->r); lwt_unref(in); break;
-        case G_BIND_INC: n->p = lwt_bind(in, g_inc, LWT_NOCTX); break;
-        case G_BIND_FOLLOW: n->p = lwt_bind(in, g_follow, LWT_CTX(n->other)); break;
-        case G_MAP: n->p = lwt_map(in, g_double, LWT_NOCTX); break;
-        case G_CATCH: n->p = lwt_catch(in, g_recover, LWT_NOCTX); break;
-        case G_CATCH_FOLLOW: n->p = lwt_catch(in, g_catch_follow, LWT_CTX(n->other)); break;
-        case G_TRY: n->p = lwt_try_bind(in, g_try_ok, g_try_err, LWT_NOCTX); break;
-        case G_FIN: n->p = lwt_finalize(in, g_fin_ok, LWT_NOCTX); break;
-        case G_FIN_FAIL: n->p = lwt_finalize(in, g_fin_fail, LWT_NOCTX); break;
-        case G_FIN_FOLLOW: n->p = lwt_finalize(in, g_fin_follow, LWT_CTX(n->other)); break;
-        default: break;
+        case G_WAIT:
+            n->p = lwt_wait(&n->r);
+            lwt_unref(in);
+            break;
+        case G_TASK:
+            n->p = lwt_task(&n->r);
+            lwt_unref(in);
+            break;
+        case G_BIND_INC:
+            n->p = lwt_bind(in, g_inc, LWT_NOCTX);
+            break;
+        case G_BIND_FOLLOW:
+            n->p = lwt_bind(in, g_follow, LWT_CTX(n->other));
+            break;
+        case G_MAP:
+            n->p = lwt_map(in, g_double, LWT_NOCTX);
+            break;
+        case G_CATCH:
+            n->p = lwt_catch(in, g_recover, LWT_NOCTX);
+            break;
+        case G_CATCH_FOLLOW:
+            n->p = lwt_catch(in, g_catch_follow, LWT_CTX(n->other));
+            break;
+        case G_TRY:
+            n->p = lwt_try_bind(in, g_try_ok, g_try_err, LWT_NOCTX);
+            break;
+        case G_FIN:
+            n->p = lwt_finalize(in, g_fin_ok, LWT_NOCTX);
+            break;
+        case G_FIN_FAIL:
+            n->p = lwt_finalize(in, g_fin_fail, LWT_NOCTX);
+            break;
+        case G_FIN_FOLLOW:
+            n->p = lwt_finalize(in, g_fin_follow, LWT_CTX(n->other));
+            break;
+        default:
+            break;
         }
     }
 }
@@ -1632,8 +1667,8 @@ static void random_graphs_match_model(void **state)
             enum lwt_state st = lwt_state(g[i].p);
             intptr_t got = st == LWT_FULFILLED ? LWT_TO_INT(lwt_value(g[i].p)) : lwt_error(g[i].p);
             if (st != (g[i].ok ? LWT_FULFILLED : LWT_REJECTED) || got != g[i].v)
-                fail_msg("round %zu node %d (kind %d, in %d, other %d): state %d value %ld, model %s %ld", round,
-                         i, g[i].kind, g[i].in, g[i].other, st, (long)got, g[i].ok ? "ok" : "err", (long)g[i].v);
+                fail_msg("round %zu node %d (kind %d, in %d, other %d): state %d value %ld, model %s %ld", round, i,
+                         g[i].kind, g[i].in, g[i].other, st, (long)got, g[i].ok ? "ok" : "err", (long)g[i].v);
         }
         for (int i = 0; i < GN; i++)
             lwt_unref(g[i].p);

@@ -46,13 +46,13 @@ struct test_child test_run_in_child(void (*fn)(void));
 /* fn must die of SIGABRT (a panic) without returning. */
 void test_expect_abort(void (*fn)(void));
 
-#define assert_live_zero() assert_int_equal(lwt_live_count(), 0)
+#define assert_live_zero()  assert_int_equal(lwt_live_count(), 0)
 #define assert_fulfilled(p) assert_int_equal(lwt_state(p), LWT_FULFILLED)
-#define assert_rejected(p) assert_int_equal(lwt_state(p), LWT_REJECTED)
-#define assert_pending(p) assert_int_equal(lwt_state(p), LWT_PENDING)
+#define assert_rejected(p)  assert_int_equal(lwt_state(p), LWT_REJECTED)
+#define assert_pending(p)   assert_int_equal(lwt_state(p), LWT_PENDING)
 
 /* cmocka's group runner with our fixtures on every test. */
 #define RUN_TESTS(tests) cmocka_run_group_tests(tests, NULL, NULL)
-#define TEST(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
+#define TEST(f)          cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
 
 #endif

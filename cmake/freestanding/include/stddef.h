@@ -7,6 +7,6 @@ typedef struct {
     long long ll __attribute__((aligned(__alignof__(long long))));
     long double ld __attribute__((aligned(__alignof__(long double))));
 } max_align_t;
-#define NULL ((void *)0)
+#define NULL                   ((void *)0)
 #define offsetof(type, member) __builtin_offsetof(type, member)
 #endif
