@@ -2,7 +2,7 @@
 # are missing. Sourced by run-main and run-tests.
 tessera_install_deps() {
     local wanted=(cmake gcc make pkg-config libev-dev liburcu-dev libcmocka-dev libxen-dev valgrind
-                  ocaml-nox ocaml-findlib liblwt-ocaml-dev "$@")
+                  ocaml-nox ocaml-findlib liblwt-ocaml-dev clang-format "$@")
     local missing=()
     local p
     for p in "${wanted[@]}"; do
