@@ -248,9 +248,10 @@ void lwt_set_platform(const struct lwt_platform *platform);
  * Tests assert it returns to zero. */
 size_t lwt_live_count(void);
 
-/* Bytes the library holds for live promises, callback nodes and its queues,
- * counted by allocation size class (what the allocator hands out, without
- * malloc's own overhead). Back to zero when nothing is alive. */
+/* Bytes the library holds for live promises, callback nodes and the deferred
+ * queue, counted by allocation size class (what the allocator hands out,
+ * without malloc's own overhead). Back to zero when nothing is alive. Stream
+ * rings and timer-heap arrays belong to their objects and are not counted. */
 size_t lwt_memory_in_use(void);
 
 /* Debug builds: writes every pending promise and its creation site to the

@@ -97,7 +97,8 @@ static struct lwt *pass_rejection(const char *file, int line, struct lwt *p, str
 #endif
 }
 
-static void seq_done(struct seq_node *s, struct lwt *outer, struct lwt *q)
+/* outer follows q, the promise a continuation returned. */
+static void follow_result(struct lwt *outer, struct lwt *q)
 {
     /* The callback may have settled outer (e.g. through a cancel). */
     outer = lwt__underlying(outer);
@@ -105,7 +106,6 @@ static void seq_done(struct seq_node *s, struct lwt *outer, struct lwt *q)
         lwt__follow(outer, q);
     else
         lwt__release(q);
-    (void)s;
 }
 
 static void bind_fire(struct lwt__cb *cb, struct lwt *src)
@@ -115,7 +115,7 @@ static void bind_fire(struct lwt__cb *cb, struct lwt *src)
     struct lwt *outer = lwt__underlying(self);
     if (outer->state == LWT__PENDING) {
         if (src->state == LWT__FULFILLED)
-            seq_done(s, outer, s->fn.bind(src->u.value, s->ctx));
+            follow_result(outer, s->fn.bind(src->u.value, s->ctx));
         else
             lwt__settle_like(outer, src, self);
     }
@@ -189,7 +189,7 @@ static void catch_fire(struct lwt__cb *cb, struct lwt *src)
     struct lwt *outer = lwt__underlying(self);
     if (outer->state == LWT__PENDING) {
         if (src->state == LWT__REJECTED)
-            seq_done(s, outer, s->fn.catch_(src->u.err, s->ctx));
+            follow_result(outer, s->fn.catch_(src->u.err, s->ctx));
         else
             lwt__fulfil(outer, src->u.value);
     }
@@ -225,9 +225,9 @@ static void try_bind_fire(struct lwt__cb *cb, struct lwt *src)
     struct lwt *outer = lwt__underlying(self);
     if (outer->state == LWT__PENDING) {
         if (src->state == LWT__FULFILLED)
-            seq_done(s, outer, s->fn.bind(src->u.value, t->user));
+            follow_result(outer, s->fn.bind(src->u.value, t->user));
         else
-            seq_done(s, outer, t->on_error(src->u.err, t->user));
+            follow_result(outer, t->on_error(src->u.err, t->user));
     }
     lwt__release(self);
 }
