@@ -114,6 +114,11 @@ lwt_t *lwt__wait(const char *file, int line, lwt_resolver_t **resolver_out, bool
  * otherwise already resolved, it is a programming error (panic). */
 void lwt_wakeup(lwt_resolver_t *r, void *value);
 void lwt_wakeup_fail(lwt_resolver_t *r, int err);
+/* Like lwt_wakeup and lwt_wakeup_fail, but the callbacks never run on this
+ * stack: they are queued for lwt_run_deferred. For event sources (I/O
+ * readiness, timers fired by the scheduler), which only ever enqueue. */
+void lwt_wakeup_later(lwt_resolver_t *r, void *value);
+void lwt_wakeup_fail_later(lwt_resolver_t *r, int err);
 /* Give up a resolver without resolving: see OWNERSHIP above. */
 void lwt_resolver_drop(lwt_resolver_t *r);
 /* Borrow the promise a resolver resolves (for inspection or lwt_ref). */
@@ -218,6 +223,28 @@ lwt_t *lwt__protected(const char *file, int line, lwt_t *p);
 /* A promise that settles like p and that cannot be cancelled. Consumes p. */
 #define lwt_no_cancel(p) lwt__no_cancel(LWT__SITE, (p))
 lwt_t *lwt__no_cancel(const char *file, int line, lwt_t *p);
+
+/* ---- Hooks: intrusive settle callbacks ------------------------------- */
+
+/* For platform code that owns an object per pending operation (a timer, an
+ * I/O watcher): the hook is embedded in that object, attached to a promise
+ * without allocating, and called exactly once when the promise settles,
+ * however it settles (check lwt_error(settled) == -LWT_ECANCELED to see a
+ * cancellation). It borrows `settled`. The object must stay alive until the
+ * hook has run; the hook may free it. Hooks run with the other callbacks, in
+ * registration order, inline or deferred like them. */
+struct lwt__cb { /* private: a callback registration */
+    struct lwt__cb *next;
+    void (*fire)(struct lwt__cb *cb, struct lwt *src);
+};
+struct lwt_hook;
+typedef void (*lwt_hook_fn)(struct lwt_hook *hook, lwt_t *settled);
+struct lwt_hook {
+    struct lwt__cb link; /* private */
+    lwt_hook_fn fn;      /* private */
+};
+/* Attaches hook to p (borrowed); runs it now if p is already settled. */
+void lwt_hook_attach(lwt_t *p, struct lwt_hook *hook, lwt_hook_fn fn);
 
 /* ---- Detaching --------------------------------------------------------- */
 

@@ -324,6 +324,25 @@ void lwt__reject(struct lwt *u, int err)
     dispatch(u, tail);
 }
 
+void lwt__fulfil_later(struct lwt *u, void *value)
+{
+    struct lwt__cb *tail = take_pending(u);
+    u->state = LWT__FULFILLED;
+    u->u.value = value;
+    if (tail)
+        defer_list(tail, u);
+}
+
+void lwt__reject_later(struct lwt *u, int err)
+{
+    struct lwt__cb *tail = take_pending(u);
+    u->state = LWT__REJECTED;
+    u->u.err = err;
+    lwt__debug_set_trace(u, NULL, NULL);
+    if (tail)
+        defer_list(tail, u);
+}
+
 void lwt__settle_like(struct lwt *u, struct lwt *src, const struct lwt *via)
 {
     if (src->state == LWT__FULFILLED) {
@@ -478,6 +497,28 @@ void lwt_wakeup_fail(lwt_resolver_t *r, int err)
         err = -LWT_EINVAL;
     if (resolvable(u, "lwt_wakeup_fail"))
         lwt__reject(u, err);
+    lwt__release(p);
+}
+
+void lwt_wakeup_later(lwt_resolver_t *r, void *value)
+{
+    struct lwt *p = (struct lwt *)r;
+    struct lwt *u = lwt__underlying(p);
+    if (resolvable(u, "lwt_wakeup_later"))
+        lwt__fulfil_later(u, value);
+    lwt__release(p);
+}
+
+void lwt_wakeup_fail_later(lwt_resolver_t *r, int err)
+{
+    struct lwt *p = (struct lwt *)r;
+    struct lwt *u = lwt__underlying(p);
+    if (err > 0)
+        err = -err;
+    if (err == 0)
+        err = -LWT_EINVAL;
+    if (resolvable(u, "lwt_wakeup_fail_later"))
+        lwt__reject_later(u, err);
     lwt__release(p);
 }
 

@@ -27,12 +27,7 @@
 /* A callback registration on a pending promise. fire(cb, src) is called once
  * with src the settled (underlying) promise; it must release whatever the
  * registration holds. */
-struct lwt__cb;
-typedef void (*lwt__fire_fn)(struct lwt__cb *cb, struct lwt *src);
-struct lwt__cb {
-    struct lwt__cb *next;
-    lwt__fire_fn fire;
-};
+typedef void (*lwt__fire_fn)(struct lwt__cb *cb, struct lwt *src); /* struct lwt__cb: lwt.h */
 
 /* The common head of every combinator node. */
 struct lwt__node {
@@ -122,6 +117,9 @@ void lwt__add_cb(struct lwt *u, struct lwt__cb *cb);
 /* Settles pending underlying promise u and runs or defers its callbacks. */
 void lwt__fulfil(struct lwt *u, void *value);
 void lwt__reject(struct lwt *u, int err);
+/* The same, with every callback deferred to the queue. */
+void lwt__fulfil_later(struct lwt *u, void *value);
+void lwt__reject_later(struct lwt *u, int err);
 /* Settles pending u like settled src (debug: with src's trace, and `via` as
  * an extra bind site when non-NULL). */
 void lwt__settle_like(struct lwt *u, struct lwt *src, const struct lwt *via);

@@ -449,3 +449,22 @@ void lwt_async(lwt_t *p, lwt_error_cb on_error, const void *ctx, size_t ctx_size
     on_attach(p, ON_ASYNC, on_fire, NULL, NULL, on_error, ctx, ctx_size);
     lwt__release(p);
 }
+
+/* ---- Hooks ------------------------------------------------------------- */
+
+static void hook_fire(struct lwt__cb *cb, struct lwt *src)
+{
+    struct lwt_hook *h = LWT__CONTAINER(cb, struct lwt_hook, link);
+    h->fn(h, src);
+}
+
+void lwt_hook_attach(lwt_t *p, struct lwt_hook *hook, lwt_hook_fn fn)
+{
+    hook->fn = fn;
+    hook->link.fire = hook_fire;
+    struct lwt *u = lwt__underlying(p);
+    if (u->state == LWT__PENDING)
+        lwt__add_cb(u, &hook->link);
+    else
+        lwt__run_or_defer_cb(&hook->link, u);
+}

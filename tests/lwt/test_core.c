@@ -1405,6 +1405,115 @@ static void long_pending_chain_rejection_on_small_stack(void **state)
     assert_true(c.ok);
 }
 
+/* ---- Hooks and deferred wakeups ---------------------------------------- */
+
+struct hooked {
+    struct lwt_hook hook;
+    int calls;
+    int err;
+};
+
+static void on_hook(struct lwt_hook *hook, lwt_t *settled)
+{
+    struct hooked *h = (struct hooked *)hook;
+    h->calls++;
+    h->err = lwt_error(settled);
+}
+
+static void hook_runs_once_on_settle(void **state)
+{
+    (void)state;
+    struct hooked h = {.calls = 0};
+    lwt_resolver_t *r;
+    lwt_t *p = lwt_wait(&r);
+    lwt_hook_attach(p, &h.hook, on_hook);
+    drain();
+    assert_int_equal(h.calls, 0);
+    lwt_wakeup(r, NULL);
+    drain();
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(h.err, 0);
+    lwt_unref(p);
+}
+
+static void hook_sees_cancellation(void **state)
+{
+    (void)state;
+    struct hooked h = {.calls = 0};
+    lwt_resolver_t *r;
+    lwt_t *p = lwt_task(&r);
+    lwt_hook_attach(p, &h.hook, on_hook);
+    lwt_cancel(p);
+    drain();
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(h.err, -LWT_ECANCELED);
+    lwt_resolver_drop(r);
+    lwt_unref(p);
+}
+
+static void hook_on_settled_promise_runs(void **state)
+{
+    (void)state;
+    struct hooked h = {.calls = 0};
+    lwt_t *p = lwt_fail(LWT_EIO);
+    lwt_hook_attach(p, &h.hook, on_hook);
+    drain();
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(h.err, -LWT_EIO);
+    lwt_unref(p);
+}
+
+static int later_calls;
+
+static void count_later(void *v, void *ctx)
+{
+    (void)v, (void)ctx;
+    later_calls++;
+}
+
+static void wakeup_later_settles_now_runs_callbacks_later(void **state)
+{
+    (void)state;
+    later_calls = 0;
+    lwt_resolver_t *r;
+    lwt_t *p = lwt_wait(&r);
+    lwt_on_success(p, count_later, LWT_NOCTX);
+    lwt_wakeup_later(r, LWT_INT(3));
+    assert_int_equal(LWT_TO_INT(lwt_value(p)), 3);
+    assert_int_equal(later_calls, 0);
+    assert_true(lwt_has_deferred());
+    drain();
+    assert_int_equal(later_calls, 1);
+    lwt_unref(p);
+}
+
+static void wakeup_fail_later_rejects_and_defers(void **state)
+{
+    (void)state;
+    struct hooked h = {.calls = 0};
+    lwt_resolver_t *r;
+    lwt_t *p = lwt_wait(&r);
+    lwt_hook_attach(p, &h.hook, on_hook);
+    lwt_wakeup_fail_later(r, LWT_ETIMEDOUT);
+    assert_int_equal(lwt_error(p), -LWT_ETIMEDOUT);
+    assert_int_equal(h.calls, 0);
+    drain();
+    assert_int_equal(h.calls, 1);
+    lwt_unref(p);
+}
+
+static void wakeup_later_on_cancelled_task_is_noop(void **state)
+{
+    (void)state;
+    lwt_resolver_t *r;
+    lwt_t *p = lwt_task(&r);
+    lwt_cancel(p);
+    lwt_wakeup_later(r, LWT_INT(1));
+    drain();
+    assert_int_equal(lwt_error(p), -LWT_ECANCELED);
+    lwt_unref(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1414,6 +1523,12 @@ int main(void)
         TEST(wait_then_wakeup),
         TEST(resolver_drop_rejects_broken),
         TEST(bind_on_pending_runs_on_wakeup),
+        TEST(hook_runs_once_on_settle),
+        TEST(hook_sees_cancellation),
+        TEST(hook_on_settled_promise_runs),
+        TEST(wakeup_later_settles_now_runs_callbacks_later),
+        TEST(wakeup_fail_later_rejects_and_defers),
+        TEST(wakeup_later_on_cancelled_task_is_noop),
         TEST(pending_promise_with_bind_is_64_bytes),
         TEST(return_value_allocates_one),
         TEST(fail_negates_positive_code),
