@@ -1,0 +1,263 @@
+/* The main loop, timers, pause and the shutdown promise; see sched.h. */
+#include <stdlib.h>
+
+#include "lwt_timer_heap.h"
+#include "scheduler.h"
+
+/* One armed sleep or timeout. Owned by the scheduler from creation until its
+ * hook runs (when its task settles: fired or cancelled), which frees it. */
+struct sched_timer {
+    struct lwt_timer node;    /* in the heap while armed */
+    struct lwt_hook hook;     /* on the task */
+    lwt_resolver_t *resolver; /* NULL once handed to a wakeup */
+    int err;                  /* 0: fulfil on expiry; else reject with it */
+};
+
+/* One sched_pause, waiting for the next turn; same ownership as a timer. */
+struct sched_pause {
+    struct lwt_hook hook;
+    lwt_resolver_t *resolver;
+    struct sched_pause *prev, *next;
+    bool queued;
+};
+
+static struct {
+    struct sched_platform platform;
+    struct lwt_timer_heap timers;
+    struct sched_pause *paused_head, *paused_tail;
+    lwt_t *shutdown;                   /* created on first request */
+    lwt_resolver_t *shutdown_resolver; /* NULL once resolved */
+    int pending_shutdown;              /* a request made before anyone asked */
+} s;
+
+void sched_init(const struct sched_platform *platform)
+{
+    s.platform = *platform;
+    lwt_timer_heap_init(&s.timers);
+    s.paused_head = s.paused_tail = NULL;
+    s.shutdown = NULL;
+    s.shutdown_resolver = NULL;
+    s.pending_shutdown = 0;
+}
+
+uint64_t sched_now(void)
+{
+    return s.platform.now(s.platform.ctx);
+}
+
+/* ---- Timers ------------------------------------------------------------ */
+
+static void timer_settled(struct lwt_hook *hook, lwt_t *settled)
+{
+    (void)settled;
+    struct sched_timer *t = (struct sched_timer *)((char *)hook - offsetof(struct sched_timer, hook));
+    if (lwt_timer_is_armed(&t->node)) {
+        /* Settled before it fired: cancelled. Its memory goes now. */
+        lwt_timer_heap_remove(&s.timers, &t->node);
+        lwt_resolver_drop(t->resolver);
+    }
+    free(t);
+}
+
+static lwt_t *arm(uint64_t deadline, int err)
+{
+    struct sched_timer *t = malloc(sizeof *t);
+    if (!t)
+        return lwt_fail(LWT_ENOMEM);
+    lwt_timer_init(&t->node, deadline);
+    t->err = err;
+    lwt_t *p = lwt_task(&t->resolver);
+    if (lwt_timer_heap_insert(&s.timers, &t->node) != 0) {
+        lwt_resolver_drop(t->resolver);
+        free(t);
+        lwt_unref(p);
+        return lwt_fail(LWT_ENOMEM);
+    }
+    lwt_hook_attach(p, &t->hook, timer_settled);
+    return p;
+}
+
+lwt_t *sched_sleep_until(uint64_t deadline)
+{
+    return arm(deadline, 0);
+}
+
+static uint64_t after(uint64_t ns)
+{
+    uint64_t now = sched_now();
+    return ns > SCHED_FOREVER - 1 - now ? SCHED_FOREVER - 1 : now + ns;
+}
+
+lwt_t *sched_sleep(uint64_t ns)
+{
+    return arm(after(ns), 0);
+}
+
+lwt_t *sched_timeout(uint64_t ns)
+{
+    return arm(after(ns), -LWT_ETIMEDOUT);
+}
+
+lwt_t *sched_with_timeout(lwt_t *p, uint64_t ns)
+{
+    lwt_t *race[2] = {p, sched_timeout(ns)};
+    return lwt_pick(race, 2);
+}
+
+size_t sched_timer_count(void)
+{
+    return s.timers.len;
+}
+
+/* Timers are an event source: they only enqueue. */
+static void fire_due(uint64_t now)
+{
+    struct lwt_timer *node;
+    while ((node = lwt_timer_heap_pop_due(&s.timers, now))) {
+        struct sched_timer *t = (struct sched_timer *)node;
+        lwt_resolver_t *r = t->resolver;
+        t->resolver = NULL;
+        if (t->err)
+            lwt_wakeup_fail_later(r, t->err);
+        else
+            lwt_wakeup_later(r, NULL);
+    }
+}
+
+/* ---- Pause ------------------------------------------------------------- */
+
+static void pause_unlink(struct sched_pause *ps)
+{
+    if (ps->prev)
+        ps->prev->next = ps->next;
+    else
+        s.paused_head = ps->next;
+    if (ps->next)
+        ps->next->prev = ps->prev;
+    else
+        s.paused_tail = ps->prev;
+    ps->queued = false;
+}
+
+static void pause_settled(struct lwt_hook *hook, lwt_t *settled)
+{
+    (void)settled;
+    struct sched_pause *ps = (struct sched_pause *)hook;
+    if (ps->queued) {
+        pause_unlink(ps);
+        lwt_resolver_drop(ps->resolver);
+    }
+    free(ps);
+}
+
+lwt_t *sched_pause(void)
+{
+    struct sched_pause *ps = malloc(sizeof *ps);
+    if (!ps)
+        return lwt_fail(LWT_ENOMEM);
+    lwt_t *p = lwt_task(&ps->resolver);
+    ps->queued = true;
+    ps->next = NULL;
+    ps->prev = s.paused_tail;
+    if (s.paused_tail)
+        s.paused_tail->next = ps;
+    else
+        s.paused_head = ps;
+    s.paused_tail = ps;
+    lwt_hook_attach(p, &ps->hook, pause_settled);
+    return p;
+}
+
+/* Wakes those paused before this turn's poll; pauses made by the callbacks
+ * this runs wait for the next turn (they run later: wakeups only enqueue). */
+static void wake_paused(void)
+{
+    while (s.paused_head) {
+        struct sched_pause *ps = s.paused_head;
+        pause_unlink(ps);
+        lwt_wakeup_later(ps->resolver, NULL);
+    }
+}
+
+/* ---- Shutdown ---------------------------------------------------------- */
+
+lwt_t *sched_shutdown_requested(void)
+{
+    if (!s.shutdown) {
+        s.shutdown = lwt_wait(&s.shutdown_resolver);
+        if (s.pending_shutdown)
+            sched_request_shutdown(s.pending_shutdown);
+    }
+    return lwt_ref(s.shutdown);
+}
+
+void sched_request_shutdown(int reason)
+{
+    if (!s.shutdown) {
+        s.pending_shutdown = reason ? reason : 1;
+        return;
+    }
+    if (s.shutdown_resolver) {
+        lwt_wakeup_later(s.shutdown_resolver, LWT_INT(reason));
+        s.shutdown_resolver = NULL;
+    }
+}
+
+/* ---- The loop ---------------------------------------------------------- */
+
+int sched_run(lwt_t *main, void **value_out)
+{
+    int rc = 0;
+    for (;;) {
+        /* Timers first, so that what they wake runs in this same turn. */
+        uint64_t now = sched_now();
+        fire_due(now);
+        lwt_run_deferred(SCHED_BATCH_BUDGET);
+        if (lwt_state(main) != LWT_PENDING)
+            break;
+        uint64_t deadline;
+        if (lwt_has_deferred() || s.paused_head) {
+            deadline = now; /* poll I/O, then carry on with the work */
+        } else {
+            struct lwt_timer *next = lwt_timer_heap_peek(&s.timers);
+            deadline = next ? next->deadline : SCHED_FOREVER;
+        }
+        rc = s.platform.block(s.platform.ctx, deadline);
+        if (rc < 0)
+            break;
+        wake_paused();
+    }
+    if (rc == 0) {
+        rc = lwt_error(main);
+        if (rc == 0 && value_out)
+            *value_out = lwt_value(main);
+    }
+    lwt_unref(main);
+    return rc;
+}
+
+void sched_destroy(void)
+{
+    /* Whatever still waits on the scheduler is told it never will. */
+    struct lwt_timer *node;
+    while ((node = lwt_timer_heap_peek(&s.timers))) {
+        struct sched_timer *t = (struct sched_timer *)node;
+        lwt_timer_heap_remove(&s.timers, node);
+        lwt_resolver_t *r = t->resolver;
+        t->resolver = NULL;
+        lwt_resolver_drop(r);
+    }
+    while (s.paused_head) {
+        struct sched_pause *ps = s.paused_head;
+        pause_unlink(ps);
+        lwt_resolver_drop(ps->resolver);
+    }
+    if (s.shutdown_resolver)
+        lwt_resolver_drop(s.shutdown_resolver);
+    s.shutdown_resolver = NULL;
+    lwt_unref(s.shutdown);
+    s.shutdown = NULL;
+    while (lwt_run_deferred(SIZE_MAX))
+        ;
+    lwt_timer_heap_destroy(&s.timers);
+}
