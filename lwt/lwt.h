@@ -109,6 +109,15 @@ lwt_t *lwt__fail(const char *file, int line, int err);
 #define lwt_task(resolver_out) lwt__wait(LWT__SITE, (resolver_out), true)
 lwt_t *lwt__wait(const char *file, int line, lwt_resolver_t **resolver_out, bool cancelable);
 
+/* A task with `size` bytes of the caller's own storage allocated with it
+ * (*storage_out, aligned for any type): for platform code that keeps one
+ * object per pending operation (a timer, a watcher) and wants one
+ * allocation. The storage lives exactly as long as the promise; the caller
+ * must not use it after its last reference to the promise (or the
+ * resolver) is gone, which a hook (lwt_hook_attach) makes easy to track. */
+#define lwt_task_with(resolver_out, size, storage_out) lwt__task_with(LWT__SITE, (resolver_out), (size), (storage_out))
+lwt_t *lwt__task_with(const char *file, int line, lwt_resolver_t **resolver_out, size_t size, void **storage_out);
+
 /* Fulfil / reject the promise of a resolver, running its callbacks. Consumes
  * the resolver. If the promise was cancelled, this is a no-op; if it was
  * otherwise already resolved, it is a programming error (panic). */

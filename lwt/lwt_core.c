@@ -462,6 +462,24 @@ lwt_t *lwt__wait(const char *file, int line, lwt_resolver_t **resolver_out, bool
     return p;
 }
 
+/* A task and its caller's storage, in one allocation. */
+struct task_with {
+    struct lwt p;
+    max_align_t storage[];
+};
+
+lwt_t *lwt__task_with(const char *file, int line, lwt_resolver_t **resolver_out, size_t size, void **storage_out)
+{
+    uint8_t cls;
+    struct task_with *t = lwt__alloc(sizeof *t + size, &cls);
+    lwt__init(&t->p, 0, LWT__CANCEL_SELF, file, line);
+    t->p.cls = cls;
+    t->p.rc = 2; /* the promise and its resolver */
+    *resolver_out = (lwt_resolver_t *)&t->p;
+    *storage_out = t->storage;
+    return &t->p;
+}
+
 lwt_t *lwt_resolver_promise(lwt_resolver_t *r)
 {
     return (struct lwt *)r;

@@ -4,8 +4,8 @@
 #include "lwt_timer_heap.h"
 #include "scheduler.h"
 
-/* One armed sleep or timeout. Owned by the scheduler from creation until its
- * hook runs (when its task settles: fired or cancelled), which frees it. */
+/* One armed sleep or timeout, stored inside its task (lwt_task_with). In the
+ * heap from creation until it fires or its task is cancelled (the hook). */
 struct sched_timer {
     struct lwt_timer node;    /* in the heap while armed */
     struct lwt_hook hook;     /* on the task */
@@ -52,24 +52,25 @@ static void timer_settled(struct lwt_hook *hook, lwt_t *settled)
     (void)settled;
     struct sched_timer *t = (struct sched_timer *)((char *)hook - offsetof(struct sched_timer, hook));
     if (lwt_timer_is_armed(&t->node)) {
-        /* Settled before it fired: cancelled. Its memory goes now. */
+        /* Settled before it fired: cancelled. It leaves the heap now; its
+         * memory goes with the promise. */
         lwt_timer_heap_remove(&s.timers, &t->node);
         lwt_resolver_drop(t->resolver);
     }
-    free(t);
 }
 
 static lwt_t *arm(uint64_t deadline, int err)
 {
-    struct sched_timer *t = malloc(sizeof *t);
-    if (!t)
-        return lwt_fail(LWT_ENOMEM);
+    /* The timer lives inside its task's allocation: the task is alive while
+     * the timer is armed, since the timer holds its resolver. */
+    struct sched_timer *t;
+    lwt_resolver_t *r;
+    lwt_t *p = lwt_task_with(&r, sizeof *t, (void **)&t);
     lwt_timer_init(&t->node, deadline);
     t->err = err;
-    lwt_t *p = lwt_task(&t->resolver);
+    t->resolver = r;
     if (lwt_timer_heap_insert(&s.timers, &t->node) != 0) {
-        lwt_resolver_drop(t->resolver);
-        free(t);
+        lwt_resolver_drop(r);
         lwt_unref(p);
         return lwt_fail(LWT_ENOMEM);
     }

@@ -1514,6 +1514,26 @@ static void wakeup_later_on_cancelled_task_is_noop(void **state)
     lwt_unref(p);
 }
 
+static void task_with_storage_lives_with_the_promise(void **state)
+{
+    (void)state;
+    size_t before = lwt_memory_in_use();
+    lwt_resolver_t *r;
+    uint64_t *storage;
+    lwt_t *p = lwt_task_with(&r, 3 * sizeof(uint64_t), (void **)&storage);
+    assert_non_null(storage);
+    assert_int_equal((uintptr_t)storage % _Alignof(max_align_t), 0);
+    storage[0] = 1, storage[1] = 2, storage[2] = 3;
+    assert_true(lwt_memory_in_use() - before >= sizeof(uint64_t) * 3 + 16);
+    lwt_cancel(p); /* a task: cancelable */
+    drain();
+    assert_int_equal(lwt_error(p), -LWT_ECANCELED);
+    assert_int_equal(storage[2], 3);
+    lwt_resolver_drop(r);
+    lwt_unref(p);
+    assert_int_equal(lwt_memory_in_use(), before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1523,6 +1543,7 @@ int main(void)
         TEST(wait_then_wakeup),
         TEST(resolver_drop_rejects_broken),
         TEST(bind_on_pending_runs_on_wakeup),
+        TEST(task_with_storage_lives_with_the_promise),
         TEST(hook_runs_once_on_settle),
         TEST(hook_sees_cancellation),
         TEST(hook_on_settled_promise_runs),
