@@ -24,70 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "measure.h"
+
 #include "lwt.h"
 #include "scheduler.h"
 #include "unix_io.h"
 #include "unix_platform.h"
-
-static void check(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "bench_sched: check failed: %s\n", what);
-        exit(1);
-    }
-}
-
-/* The same generator and seed as libev_timers.c, so both C programs arm the
- * very same deadlines. */
-static uint64_t rng_state = 0x5eed5eed5eed5eedull;
-
-static uint64_t splitmix64(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1] second, in nanoseconds. */
-static uint64_t random_deadline_ns(void)
-{
-    return splitmix64() % (SCHED_NS_PER_S + 1);
-}
-
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-/* A "VmHWM:" or "VmRSS:" figure of /proc/self/status, in bytes. Both come
- * from the same counters, so their difference is consistent. */
-static double status_bytes(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    check(f != NULL, "open /proc/self/status");
-    char line[256];
-    double kb = -1;
-    size_t len = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, len) == 0) {
-            kb = strtod(line + len, NULL);
-            break;
-        }
-    fclose(f);
-    check(kb >= 0, field);
-    return kb * 1024.0;
-}
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 struct result {
     double cpu_s, bytes_per_item, ns_per_op;

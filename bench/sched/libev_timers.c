@@ -19,62 +19,12 @@
 
 #include <ev.h>
 
-static void check(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "bench_sched_libev: check failed: %s\n", what);
-        exit(1);
-    }
-}
+#include "measure.h"
 
-static uint64_t rng_state = 0x5eed5eed5eed5eedull;
-
-static uint64_t splitmix64(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1] second: the same nanosecond values as bench_sched. */
+/* Uniform in [0, 1] second: the same values as bench_sched's, in seconds. */
 static double random_deadline_s(void)
 {
-    return (double)(splitmix64() % 1000000001ull) / 1e9;
-}
-
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-/* A "VmHWM:" or "VmRSS:" figure of /proc/self/status, in bytes. Both come
- * from the same counters, so their difference is consistent. */
-static double status_bytes(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    check(f != NULL, "open /proc/self/status");
-    char line[256];
-    double kb = -1;
-    size_t len = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, len) == 0) {
-            kb = strtod(line + len, NULL);
-            break;
-        }
-    fclose(f);
-    check(kb >= 0, field);
-    return kb * 1024.0;
-}
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+    return (double)random_deadline_ns() / 1e9;
 }
 
 static size_t remaining;
