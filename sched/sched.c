@@ -1,6 +1,4 @@
 /* The main loop, timers, pause and the shutdown promise; see sched.h. */
-#include <stdlib.h>
-
 #include "lwt_timer_heap.h"
 #include "scheduler.h"
 
@@ -13,7 +11,7 @@ struct sched_timer {
     int err;                  /* 0: fulfil on expiry; else reject with it */
 };
 
-/* One sched_pause, waiting for the next turn; same ownership as a timer. */
+/* One sched_pause, waiting for the next turn; stored like a timer. */
 struct sched_pause {
     struct lwt_hook hook;
     lwt_resolver_t *resolver;
@@ -148,15 +146,15 @@ static void pause_settled(struct lwt_hook *hook, lwt_t *settled)
         pause_unlink(ps);
         lwt_resolver_drop(ps->resolver);
     }
-    free(ps);
 }
 
 lwt_t *sched_pause(void)
 {
-    struct sched_pause *ps = malloc(sizeof *ps);
-    if (!ps)
-        return lwt_fail(LWT_ENOMEM);
-    lwt_t *p = lwt_task(&ps->resolver);
+    /* Stored inside its task, like a timer. */
+    struct sched_pause *ps;
+    lwt_resolver_t *r;
+    lwt_t *p = lwt_task_with(&r, sizeof *ps, (void **)&ps);
+    ps->resolver = r;
     ps->queued = true;
     ps->next = NULL;
     ps->prev = s.paused_tail;
