@@ -19,11 +19,20 @@ struct lwt_timer {
     size_t index;      /* private: slot in the heap, SIZE_MAX when not in one */
 };
 
+/* A heap slot keeps a copy of its timer's deadline, so that ordering the
+ * heap reads the slot array only and touches a timer just to record where
+ * it moved (with a million timers, chasing each pointer to compare would
+ * miss the cache at every step). */
+struct lwt_timer_slot {
+    uint64_t deadline;
+    struct lwt_timer *timer;
+};
+
 struct lwt_timer_heap {
-    struct lwt_timer **slots; /* private */
-    size_t len;               /* ro */
-    size_t cap;               /* private */
-    uint64_t next_seq;        /* private */
+    struct lwt_timer_slot *slots; /* private */
+    size_t len;                   /* ro */
+    size_t cap;                   /* private */
+    uint64_t next_seq;            /* private */
 };
 
 void lwt_timer_heap_init(struct lwt_timer_heap *h);

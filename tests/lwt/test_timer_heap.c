@@ -29,11 +29,12 @@ static void check_heap(const struct lwt_timer_heap *h)
 {
     assert_true(h->len <= h->cap);
     for (size_t i = 0; i < h->len; i++) {
-        const struct lwt_timer *t = h->slots[i];
+        const struct lwt_timer *t = h->slots[i].timer;
         assert_int_equal(t->index, i);
+        assert_int_equal(h->slots[i].deadline, t->deadline);
         if (i == 0)
             continue;
-        const struct lwt_timer *p = h->slots[(i - 1) / 2];
+        const struct lwt_timer *p = h->slots[(i - 1) / 2].timer;
         assert_true(p->deadline < t->deadline || (p->deadline == t->deadline && p->seq < t->seq));
     }
 }
@@ -181,7 +182,7 @@ static void heap_remove_middle(void **state)
     /* Remove whatever sits in the middle slots, which moves the last timer
      * there and may need it to go up or down. */
     for (size_t k = 0; k < 4; k++) {
-        struct lwt_timer *x = h.slots[h.len / 2];
+        struct lwt_timer *x = h.slots[h.len / 2].timer;
         lwt_timer_heap_remove(&h, x);
         gone[x - t] = true;
         assert_false(lwt_timer_is_armed(x));
@@ -205,12 +206,12 @@ static void heap_remove_middle_sifts_up(void **state)
     for (size_t i = 0; i < 8; i++) {
         lwt_timer_init(&a[i], d[i]);
         insert_ok(&h, &a[i]);
-        assert_ptr_equal(h.slots[i], &a[i]);
+        assert_ptr_equal(h.slots[i].timer, &a[i]);
     }
     struct lwt_timer *x = &a[5];
     lwt_timer_heap_remove(&h, x);
     check_heap(&h);
-    assert_ptr_equal(h.slots[2], &a[7]);
+    assert_ptr_equal(h.slots[2].timer, &a[7]);
     uint64_t last = 0;
     for (size_t i = 0; i < 7; i++) {
         struct lwt_timer *y = lwt_timer_heap_pop_due(&h, UINT64_MAX);
@@ -231,7 +232,7 @@ static void heap_remove_bottom(void **state)
     fill_small(&h, t);
     bool gone[SMALL] = {false};
     /* The last slot, then the latest timer wherever it is. */
-    struct lwt_timer *x = h.slots[h.len - 1];
+    struct lwt_timer *x = h.slots[h.len - 1].timer;
     lwt_timer_heap_remove(&h, x);
     gone[x - t] = true;
     check_heap(&h);
