@@ -242,15 +242,13 @@ lwt_t *lwt__no_cancel(const char *file, int line, lwt_t *p);
  * cancellation). It borrows `settled`. The object must stay alive until the
  * hook has run; the hook may free it. Hooks run with the other callbacks, in
  * registration order, inline or deferred like them. */
-struct lwt__cb { /* private: a callback registration */
-    struct lwt__cb *next;
-    void (*fire)(struct lwt__cb *cb, struct lwt *src);
-};
 struct lwt_hook;
 typedef void (*lwt_hook_fn)(struct lwt_hook *hook, lwt_t *settled);
+/* Two words: it is also the library's own callback registration (a list
+ * link and the function to call). */
 struct lwt_hook {
-    struct lwt__cb link; /* private */
-    lwt_hook_fn fn;      /* private */
+    struct lwt_hook *next; /* private */
+    lwt_hook_fn fire;      /* ro: the function attached */
 };
 /* Attaches hook to p (borrowed); runs it now if p is already settled. */
 void lwt_hook_attach(lwt_t *p, struct lwt_hook *hook, lwt_hook_fn fn);

@@ -98,7 +98,7 @@ void lwt_cancel(lwt_t *p)
     }
     /* Lwt runs the most recently found first. */
     while (cancelled.len) {
-        struct lwt__cb *tail = cancelled.items[--cancelled.len];
+        struct lwt_hook *tail = cancelled.items[--cancelled.len];
         struct lwt *u = cancelled.items[--cancelled.len];
         lwt__dispatch(u, tail);
         lwt__release(u);
@@ -116,12 +116,12 @@ void lwt_cancel(lwt_t *p)
  * not grow that promise's callback list. */
 struct forward_node {
     struct lwt__node n;
-    struct lwt__cb cb;      /* on the source */
-    struct lwt__cb on_self; /* protected: on this promise */
-    struct lwt *source;     /* protected: owned while cb is live */
+    struct lwt_hook cb;      /* on the source */
+    struct lwt_hook on_self; /* protected: on this promise */
+    struct lwt *source;      /* protected: owned while cb is live */
 };
 
-static void forward_fire(struct lwt__cb *cb, struct lwt *src)
+static void forward_fire(struct lwt_hook *cb, struct lwt *src)
 {
     struct forward_node *f = LWT__CONTAINER(cb, struct forward_node, cb);
     lwt__release(f->source);
@@ -132,7 +132,7 @@ static void forward_fire(struct lwt__cb *cb, struct lwt *src)
     lwt__release(&f->n.p);
 }
 
-void lwt__forward_dead_fire(struct lwt__cb *cb, struct lwt *src)
+void lwt__forward_dead_fire(struct lwt_hook *cb, struct lwt *src)
 {
     (void)src;
     lwt__release(&LWT__CONTAINER(cb, struct forward_node, cb)->n.p);
@@ -140,7 +140,7 @@ void lwt__forward_dead_fire(struct lwt__cb *cb, struct lwt *src)
 
 /* The protected promise has settled. If that was not through its source
  * (so it was cancelled), its registration on the source is dead. */
-static void forward_self_fire(struct lwt__cb *cb, struct lwt *src)
+static void forward_self_fire(struct lwt_hook *cb, struct lwt *src)
 {
     (void)src;
     struct forward_node *f = LWT__CONTAINER(cb, struct forward_node, on_self);

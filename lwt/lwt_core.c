@@ -138,9 +138,9 @@ struct lwt *lwt__underlying_slow(struct lwt *p)
 
 /* ---- Callback lists --------------------------------------------------- */
 
-void lwt__add_cb(struct lwt *u, struct lwt__cb *cb)
+void lwt__add_cb(struct lwt *u, struct lwt_hook *cb)
 {
-    struct lwt__cb *tail = u->u.cb_tail;
+    struct lwt_hook *tail = u->u.cb_tail;
     if (tail) {
         cb->next = tail->next;
         tail->next = cb;
@@ -151,13 +151,13 @@ void lwt__add_cb(struct lwt *u, struct lwt__cb *cb)
 }
 
 /* Joins circular list b after circular list a; returns the new tail. */
-static struct lwt__cb *concat(struct lwt__cb *a, struct lwt__cb *b)
+static struct lwt_hook *concat(struct lwt_hook *a, struct lwt_hook *b)
 {
     if (!a)
         return b;
     if (!b)
         return a;
-    struct lwt__cb *a_head = a->next;
+    struct lwt_hook *a_head = a->next;
     a->next = b->next;
     b->next = a_head;
     return b;
@@ -165,14 +165,14 @@ static struct lwt__cb *concat(struct lwt__cb *a, struct lwt__cb *b)
 
 /* Runs a detached circular list in order. On cancellation, lwt_on_cancel
  * callbacks go first (as in Lwt). */
-static void run_list(struct lwt__cb *tail, struct lwt *src)
+static void run_list(struct lwt_hook *tail, struct lwt *src)
 {
     if (src->state == LWT__REJECTED && src->u.err == -LWT_ECANCELED) {
-        struct lwt__cb *cancel_tail = NULL, *rest_tail = NULL;
-        struct lwt__cb *cb = tail->next;
+        struct lwt_hook *cancel_tail = NULL, *rest_tail = NULL;
+        struct lwt_hook *cb = tail->next;
         tail->next = NULL;
         while (cb) {
-            struct lwt__cb *next = cb->next;
+            struct lwt_hook *next = cb->next;
             if (cb->fire == lwt__on_cancel_fire)
                 cancel_tail = concat(cancel_tail, (cb->next = cb));
             else
@@ -181,10 +181,10 @@ static void run_list(struct lwt__cb *tail, struct lwt *src)
         }
         tail = concat(cancel_tail, rest_tail);
     }
-    struct lwt__cb *cb = tail->next;
+    struct lwt_hook *cb = tail->next;
     tail->next = NULL;
     while (cb) {
-        struct lwt__cb *next = cb->next;
+        struct lwt_hook *next = cb->next;
         cb->fire(cb, src);
         cb = next;
     }
@@ -193,7 +193,7 @@ static void run_list(struct lwt__cb *tail, struct lwt *src)
 /* ---- The deferred queue ----------------------------------------------- */
 
 struct deferred {
-    struct lwt__cb *tail;
+    struct lwt_hook *tail;
     struct lwt *src; /* owned */
 };
 
@@ -201,7 +201,7 @@ static struct deferred *dq; /* ring of dq_cap entries, a power of two */
 static size_t dq_head, dq_len, dq_cap;
 static uint8_t dq_cls;
 
-static void defer_list(struct lwt__cb *tail, struct lwt *src)
+static void defer_list(struct lwt_hook *tail, struct lwt *src)
 {
     if (dq_len == dq_cap) {
         size_t cap = dq_cap ? dq_cap * 2 : 64;
@@ -221,7 +221,7 @@ static void defer_list(struct lwt__cb *tail, struct lwt *src)
     dq_len++;
 }
 
-void lwt__defer_cb(struct lwt__cb *cb, struct lwt *src)
+void lwt__defer_cb(struct lwt_hook *cb, struct lwt *src)
 {
     cb->next = cb;
     defer_list(cb, src);
@@ -262,7 +262,7 @@ static size_t run_deferred(size_t budget)
     return ran;
 }
 
-static void dispatch(struct lwt *u, struct lwt__cb *tail)
+static void dispatch(struct lwt *u, struct lwt_hook *tail)
 {
     if (!tail)
         return;
@@ -277,7 +277,7 @@ static void dispatch(struct lwt *u, struct lwt__cb *tail)
     lwt__release(u);
 }
 
-void lwt__run_or_defer_cb(struct lwt__cb *cb, struct lwt *src)
+void lwt__run_or_defer_cb(struct lwt_hook *cb, struct lwt *src)
 {
     cb->next = cb;
     dispatch(src, cb);
@@ -297,11 +297,11 @@ void lwt__node_drop_cancel_target(struct lwt *p)
 }
 
 /* Detaches u's callbacks and its cancel behaviour before it takes a state. */
-static struct lwt__cb *take_pending(struct lwt *u)
+static struct lwt_hook *take_pending(struct lwt *u)
 {
     if (u->state != LWT__PENDING)
         lwt__panic("internal: settling a promise that is not pending");
-    struct lwt__cb *tail = u->u.cb_tail;
+    struct lwt_hook *tail = u->u.cb_tail;
     lwt__node_drop_cancel_target(u);
     lwt__set_dead(u, 0);
     return tail;
@@ -309,7 +309,7 @@ static struct lwt__cb *take_pending(struct lwt *u)
 
 void lwt__fulfil(struct lwt *u, void *value)
 {
-    struct lwt__cb *tail = take_pending(u);
+    struct lwt_hook *tail = take_pending(u);
     u->state = LWT__FULFILLED;
     u->u.value = value;
     dispatch(u, tail);
@@ -317,7 +317,7 @@ void lwt__fulfil(struct lwt *u, void *value)
 
 void lwt__reject(struct lwt *u, int err)
 {
-    struct lwt__cb *tail = take_pending(u);
+    struct lwt_hook *tail = take_pending(u);
     u->state = LWT__REJECTED;
     u->u.err = err;
     lwt__debug_set_trace(u, NULL, NULL);
@@ -326,7 +326,7 @@ void lwt__reject(struct lwt *u, int err)
 
 void lwt__fulfil_later(struct lwt *u, void *value)
 {
-    struct lwt__cb *tail = take_pending(u);
+    struct lwt_hook *tail = take_pending(u);
     u->state = LWT__FULFILLED;
     u->u.value = value;
     if (tail)
@@ -335,7 +335,7 @@ void lwt__fulfil_later(struct lwt *u, void *value)
 
 void lwt__reject_later(struct lwt *u, int err)
 {
-    struct lwt__cb *tail = take_pending(u);
+    struct lwt_hook *tail = take_pending(u);
     u->state = LWT__REJECTED;
     u->u.err = err;
     lwt__debug_set_trace(u, NULL, NULL);
@@ -349,7 +349,7 @@ void lwt__settle_like(struct lwt *u, struct lwt *src, const struct lwt *via)
         lwt__fulfil(u, src->u.value);
         return;
     }
-    struct lwt__cb *tail = take_pending(u);
+    struct lwt_hook *tail = take_pending(u);
     u->state = LWT__REJECTED;
     u->u.err = src->u.err;
     lwt__debug_set_trace(u, src, via);
@@ -358,9 +358,9 @@ void lwt__settle_like(struct lwt *u, struct lwt *src, const struct lwt *via)
 
 /* Settles pending u from within lwt_cancel's first phase: state only; the
  * caller runs the returned callbacks later. */
-struct lwt__cb *lwt__cancel_now(struct lwt *u)
+struct lwt_hook *lwt__cancel_now(struct lwt *u)
 {
-    struct lwt__cb *tail = take_pending(u);
+    struct lwt_hook *tail = take_pending(u);
     u->state = LWT__REJECTED;
     u->u.err = -LWT_ECANCELED;
     lwt__debug_set_trace(u, NULL, NULL);
@@ -369,7 +369,7 @@ struct lwt__cb *lwt__cancel_now(struct lwt *u)
     return tail;
 }
 
-void lwt__dispatch(struct lwt *u, struct lwt__cb *tail)
+void lwt__dispatch(struct lwt *u, struct lwt_hook *tail)
 {
     dispatch(u, tail);
 }
@@ -416,11 +416,11 @@ void lwt__follow(struct lwt *outer, struct lwt *inner)
 void lwt__sweep_dead(struct lwt *u)
 {
     lwt__set_dead(u, 0);
-    struct lwt__cb *tail = u->u.cb_tail;
-    struct lwt__cb *cur = tail->next, *kept = NULL;
+    struct lwt_hook *tail = u->u.cb_tail;
+    struct lwt_hook *cur = tail->next, *kept = NULL;
     tail->next = NULL;
     while (cur) {
-        struct lwt__cb *next = cur->next;
+        struct lwt_hook *next = cur->next;
         if (cur->fire == lwt__multi_dead_fire || cur->fire == lwt__forward_dead_fire) {
             cur->fire(cur, NULL);
         } else {

@@ -24,10 +24,10 @@
 
 #include "lwt.h"
 
-/* A callback registration on a pending promise. fire(cb, src) is called once
- * with src the settled (underlying) promise; it must release whatever the
- * registration holds. */
-typedef void (*lwt__fire_fn)(struct lwt__cb *cb, struct lwt *src); /* struct lwt__cb: lwt.h */
+/* A callback registration on a pending promise is a struct lwt_hook (lwt.h):
+ * fire(cb, src) is called once with src the settled (underlying) promise; it
+ * must release whatever the registration holds. */
+typedef lwt_hook_fn lwt__fire_fn;
 
 /* The common head of every combinator node. */
 struct lwt__node {
@@ -112,7 +112,7 @@ static inline void lwt__release(struct lwt *p)
 }
 
 /* Registers cb on pending underlying promise u (appends: FIFO order). */
-void lwt__add_cb(struct lwt *u, struct lwt__cb *cb);
+void lwt__add_cb(struct lwt *u, struct lwt_hook *cb);
 
 /* Settles pending underlying promise u and runs or defers its callbacks. */
 void lwt__fulfil(struct lwt *u, void *value);
@@ -131,8 +131,8 @@ void lwt__follow(struct lwt *outer, struct lwt *inner);
 
 /* lwt_cancel's first phase: settles u as cancelled without running its
  * callbacks, which it returns for lwt__dispatch to run afterwards. */
-struct lwt__cb *lwt__cancel_now(struct lwt *u);
-void lwt__dispatch(struct lwt *u, struct lwt__cb *tail);
+struct lwt_hook *lwt__cancel_now(struct lwt *u);
+void lwt__dispatch(struct lwt *u, struct lwt_hook *tail);
 
 /* A queued waiter's task (LWT__F_QUEUED) has been cancelled: leave the
  * queue at once (lwt_waitq.c). The caller holds a reference on p. */
@@ -145,7 +145,7 @@ void lwt__waitq_watch_merge(struct lwt *p);
 void lwt__report_unhandled(struct lwt *u);
 
 /* Queues cb to fire later with src (settled); takes a reference on src. */
-void lwt__defer_cb(struct lwt__cb *cb, struct lwt *src);
+void lwt__defer_cb(struct lwt_hook *cb, struct lwt *src);
 
 /* Marks a registration dead (it will never do anything): its fire becomes
  * dead_fire, one of the two below. If cb is first on u's list (the usual
@@ -154,14 +154,14 @@ void lwt__defer_cb(struct lwt__cb *cb, struct lwt *src);
  * swept when enough are dead. */
 #define LWT__SWEEP_AT 32u
 void lwt__sweep_dead(struct lwt *u);
-static inline bool lwt__kill_cb(struct lwt *u, struct lwt__cb *cb, lwt__fire_fn dead_fire)
+static inline bool lwt__kill_cb(struct lwt *u, struct lwt_hook *cb, lwt__fire_fn dead_fire)
 {
     cb->fire = dead_fire;
     /* A settled u has already detached its list (its callbacks are queued
      * to run): the dead callback just releases when it gets there. */
     if (u->state != LWT__PENDING)
         return false;
-    struct lwt__cb *last = u->u.cb_tail;
+    struct lwt_hook *last = u->u.cb_tail;
     if (last->next == cb) {
         if (last == cb)
             u->u.cb_tail = NULL;
@@ -178,13 +178,13 @@ static inline bool lwt__kill_cb(struct lwt *u, struct lwt__cb *cb, lwt__fire_fn 
 
 /* The fire functions of dead multi and protected registrations; with src
  * NULL they only release (used by the sweep). */
-void lwt__multi_dead_fire(struct lwt__cb *cb, struct lwt *src);
-void lwt__forward_dead_fire(struct lwt__cb *cb, struct lwt *src);
+void lwt__multi_dead_fire(struct lwt_hook *cb, struct lwt *src);
+void lwt__forward_dead_fire(struct lwt_hook *cb, struct lwt *src);
 /* The fire function of lwt_on_cancel nodes, which run first on cancel. */
-void lwt__on_cancel_fire(struct lwt__cb *cb, struct lwt *src);
+void lwt__on_cancel_fire(struct lwt_hook *cb, struct lwt *src);
 
 /* Runs cb now if the depth allows, else defers it (src is settled). */
-void lwt__run_or_defer_cb(struct lwt__cb *cb, struct lwt *src);
+void lwt__run_or_defer_cb(struct lwt_hook *cb, struct lwt *src);
 
 static inline bool lwt__is_settled(const struct lwt *u)
 {

@@ -13,7 +13,7 @@ enum multi_kind { M_JOIN, M_CHOOSE, M_NCHOOSE };
 struct multi;
 
 struct multi_slot {
-    struct lwt__cb cb;
+    struct lwt_hook cb;
     struct lwt *input; /* owned until the node is done; NULL once released */
     struct multi *owner;
 };
@@ -104,7 +104,7 @@ void lwt__multi_visit_inputs(struct lwt *multi, void (*visit)(struct lwt *input,
             visit(m->slots[i].input, arg);
 }
 
-void lwt__multi_dead_fire(struct lwt__cb *cb, struct lwt *src)
+void lwt__multi_dead_fire(struct lwt_hook *cb, struct lwt *src)
 {
     (void)src;
     struct multi_slot *s = LWT__CONTAINER(cb, struct multi_slot, cb);
@@ -113,7 +113,7 @@ void lwt__multi_dead_fire(struct lwt__cb *cb, struct lwt *src)
 
 /* ---- join, all, both --------------------------------------------------- */
 
-static void join_fire(struct lwt__cb *cb, struct lwt *src)
+static void join_fire(struct lwt_hook *cb, struct lwt *src)
 {
     struct multi_slot *s = LWT__CONTAINER(cb, struct multi_slot, cb);
     struct multi *m = s->owner;
@@ -213,7 +213,7 @@ static struct lwt *nchoose_collect(struct multi *m, size_t *k)
     return NULL;
 }
 
-static void choose_fire(struct lwt__cb *cb, struct lwt *src)
+static void choose_fire(struct lwt_hook *cb, struct lwt *src)
 {
     struct multi_slot *s = LWT__CONTAINER(cb, struct multi_slot, cb);
     struct multi *m = s->owner;

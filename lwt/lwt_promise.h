@@ -47,10 +47,10 @@ struct lwt {
     uint8_t flags;  /* enum lwt__flags, and the dead count */
     uint8_t cls;    /* allocator size class (lwt_pool.c) */
     union {
-        struct lwt__cb *cb_tail; /* pending: circular list, tail->next = head */
-        void *value;             /* fulfilled */
-        int err;                 /* rejected (negative) */
-        struct lwt *target;      /* proxy: owned reference */
+        struct lwt_hook *cb_tail; /* pending: circular list, tail->next = head */
+        void *value;              /* fulfilled */
+        int err;                  /* rejected (negative) */
+        struct lwt *target;       /* proxy: owned reference */
     } u;
 #ifdef LWT_DEBUG
     const char *file; /* creation site */

@@ -21,7 +21,7 @@ union seq_fn {
  * handler at the start of the context area so bind stays that small. */
 struct seq_node {
     struct lwt__node n;
-    struct lwt__cb cb;
+    struct lwt_hook cb;
     union seq_fn fn;
     max_align_t ctx[];
 };
@@ -31,7 +31,7 @@ struct try_ctx {
     max_align_t user[];
 };
 
-static struct seq_node *seq_of(struct lwt__cb *cb)
+static struct seq_node *seq_of(struct lwt_hook *cb)
 {
     return LWT__CONTAINER(cb, struct seq_node, cb);
 }
@@ -108,7 +108,7 @@ static void follow_result(struct lwt *outer, struct lwt *q)
         lwt__release(q);
 }
 
-static void bind_fire(struct lwt__cb *cb, struct lwt *src)
+static void bind_fire(struct lwt_hook *cb, struct lwt *src)
 {
     struct seq_node *s = seq_of(cb);
     struct lwt *self = &s->n.p;
@@ -143,7 +143,7 @@ lwt_t *lwt__bind(const char *file, int line, lwt_t *p, lwt_bind_fn f, const void
     return &s->n.p;
 }
 
-static void map_fire(struct lwt__cb *cb, struct lwt *src)
+static void map_fire(struct lwt_hook *cb, struct lwt *src)
 {
     struct seq_node *s = seq_of(cb);
     struct lwt *self = &s->n.p;
@@ -182,7 +182,7 @@ lwt_t *lwt__map(const char *file, int line, lwt_t *p, lwt_map_fn f, const void *
     return &s->n.p;
 }
 
-static void catch_fire(struct lwt__cb *cb, struct lwt *src)
+static void catch_fire(struct lwt_hook *cb, struct lwt *src)
 {
     struct seq_node *s = seq_of(cb);
     struct lwt *self = &s->n.p;
@@ -217,7 +217,7 @@ lwt_t *lwt__catch(const char *file, int line, lwt_t *p, lwt_catch_fn h, const vo
     return &s->n.p;
 }
 
-static void try_bind_fire(struct lwt__cb *cb, struct lwt *src)
+static void try_bind_fire(struct lwt_hook *cb, struct lwt *src)
 {
     struct seq_node *s = seq_of(cb);
     struct try_ctx *t = (struct try_ctx *)s->ctx;
@@ -264,8 +264,8 @@ lwt_t *lwt__try_bind(const char *file, int line, lwt_t *p, lwt_bind_fn f, lwt_ca
  * (or like fin's promise if that was rejected). */
 struct fin_node {
     struct lwt__node n;
-    struct lwt__cb on_source;
-    struct lwt__cb on_cleanup;
+    struct lwt_hook on_source;
+    struct lwt_hook on_cleanup;
     lwt_thunk_fn fin;
     struct lwt *source; /* owned while fin's promise is pending */
     max_align_t ctx[];
@@ -283,7 +283,7 @@ static void fin_finish(struct fin_node *f, struct lwt *source, struct lwt *clean
         lwt__settle_like(outer, source, self);
 }
 
-static void fin_cleanup_fire(struct lwt__cb *cb, struct lwt *cleanup)
+static void fin_cleanup_fire(struct lwt_hook *cb, struct lwt *cleanup)
 {
     struct fin_node *f = LWT__CONTAINER(cb, struct fin_node, on_cleanup);
     fin_finish(f, f->source, cleanup);
@@ -292,7 +292,7 @@ static void fin_cleanup_fire(struct lwt__cb *cb, struct lwt *cleanup)
     lwt__release(&f->n.p);
 }
 
-static void fin_source_fire(struct lwt__cb *cb, struct lwt *src)
+static void fin_source_fire(struct lwt_hook *cb, struct lwt *src)
 {
     struct fin_node *f = LWT__CONTAINER(cb, struct fin_node, on_source);
     struct lwt *self = &f->n.p;
@@ -343,7 +343,7 @@ lwt_t *lwt__finalize(const char *file, int line, lwt_t *p, lwt_thunk_fn fin, con
 enum on_kind { ON_ANY, ON_TERMINATION, ON_CANCEL, ON_ASYNC };
 
 struct on_node {
-    struct lwt__cb cb;
+    struct lwt_hook cb;
     union {
         lwt_value_cb value;
         lwt_unit_cb unit;
@@ -359,7 +359,7 @@ static void on_free(struct on_node *o)
     lwt__free(o, o->cls);
 }
 
-static void on_fire(struct lwt__cb *cb, struct lwt *src)
+static void on_fire(struct lwt_hook *cb, struct lwt *src)
 {
     struct on_node *o = LWT__CONTAINER(cb, struct on_node, cb);
     bool ok = src->state == LWT__FULFILLED;
@@ -385,7 +385,7 @@ static void on_fire(struct lwt__cb *cb, struct lwt *src)
     on_free(o);
 }
 
-void lwt__on_cancel_fire(struct lwt__cb *cb, struct lwt *src)
+void lwt__on_cancel_fire(struct lwt_hook *cb, struct lwt *src)
 {
     struct on_node *o = LWT__CONTAINER(cb, struct on_node, cb);
     if (src->state == LWT__REJECTED && src->u.err == -LWT_ECANCELED)
@@ -452,19 +452,12 @@ void lwt_async(lwt_t *p, lwt_error_cb on_error, const void *ctx, size_t ctx_size
 
 /* ---- Hooks ------------------------------------------------------------- */
 
-static void hook_fire(struct lwt__cb *cb, struct lwt *src)
-{
-    struct lwt_hook *h = LWT__CONTAINER(cb, struct lwt_hook, link);
-    h->fn(h, src);
-}
-
 void lwt_hook_attach(lwt_t *p, struct lwt_hook *hook, lwt_hook_fn fn)
 {
-    hook->fn = fn;
-    hook->link.fire = hook_fire;
+    hook->fire = fn;
     struct lwt *u = lwt__underlying(p);
     if (u->state == LWT__PENDING)
-        lwt__add_cb(u, &hook->link);
+        lwt__add_cb(u, hook);
     else
-        lwt__run_or_defer_cb(&hook->link, u);
+        lwt__run_or_defer_cb(hook, u);
 }

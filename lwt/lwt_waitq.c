@@ -17,8 +17,8 @@
 #include "lwt_waitq.h"
 
 struct lwt__waiter {
-    struct lwt p;      /* the waiting task itself */
-    struct lwt__cb cb; /* registered once p is merged into another promise */
+    struct lwt p;       /* the waiting task itself */
+    struct lwt_hook cb; /* registered once p is merged into another promise */
     struct lwt__waiter *prev, *next;
     struct lwt_waitq *queue; /* NULL once served or withdrawn */
     void *payload;
@@ -50,7 +50,7 @@ static void unlink_waiter(struct lwt__waiter *w)
     w->queue = NULL;
 }
 
-static void waiter_fire(struct lwt__cb *cb, struct lwt *src)
+static void waiter_fire(struct lwt_hook *cb, struct lwt *src)
 {
     (void)src;
     struct lwt__waiter *w = LWT__CONTAINER(cb, struct lwt__waiter, cb);

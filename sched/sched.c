@@ -6,9 +6,8 @@
  * heap from creation until it fires or its task is cancelled (the hook). */
 struct sched_timer {
     struct lwt_timer node;    /* in the heap while armed */
-    struct lwt_hook hook;     /* on the task */
+    struct lwt_hook hook;     /* on the task; which function says what it is */
     lwt_resolver_t *resolver; /* NULL once handed to a wakeup */
-    int err;                  /* 0: fulfil on expiry; else reject with it */
 };
 
 /* One sched_pause, waiting for the next turn; stored like a timer. */
@@ -45,6 +44,9 @@ uint64_t sched_now(void)
 
 /* ---- Timers ------------------------------------------------------------ */
 
+/* A sleep's and a timeout's hook: the same work, but which one is attached
+ * tells fire_due whether to fulfil or reject (no field needed: a timer and
+ * its task fit in 64 bytes). */
 static void timer_settled(struct lwt_hook *hook, lwt_t *settled)
 {
     (void)settled;
@@ -57,7 +59,12 @@ static void timer_settled(struct lwt_hook *hook, lwt_t *settled)
     }
 }
 
-static lwt_t *arm(uint64_t deadline, int err)
+static void timeout_settled(struct lwt_hook *hook, lwt_t *settled)
+{
+    timer_settled(hook, settled);
+}
+
+static lwt_t *arm(uint64_t deadline, bool is_timeout)
 {
     /* The timer lives inside its task's allocation: the task is alive while
      * the timer is armed, since the timer holds its resolver. */
@@ -65,20 +72,19 @@ static lwt_t *arm(uint64_t deadline, int err)
     lwt_resolver_t *r;
     lwt_t *p = lwt_task_with(&r, sizeof *t, (void **)&t);
     lwt_timer_init(&t->node, deadline);
-    t->err = err;
     t->resolver = r;
     if (lwt_timer_heap_insert(&s.timers, &t->node) != 0) {
         lwt_resolver_drop(r);
         lwt_unref(p);
         return lwt_fail(LWT_ENOMEM);
     }
-    lwt_hook_attach(p, &t->hook, timer_settled);
+    lwt_hook_attach(p, &t->hook, is_timeout ? timeout_settled : timer_settled);
     return p;
 }
 
 lwt_t *sched_sleep_until(uint64_t deadline)
 {
-    return arm(deadline, 0);
+    return arm(deadline, false);
 }
 
 static uint64_t after(uint64_t ns)
@@ -89,12 +95,12 @@ static uint64_t after(uint64_t ns)
 
 lwt_t *sched_sleep(uint64_t ns)
 {
-    return arm(after(ns), 0);
+    return arm(after(ns), false);
 }
 
 lwt_t *sched_timeout(uint64_t ns)
 {
-    return arm(after(ns), -LWT_ETIMEDOUT);
+    return arm(after(ns), true);
 }
 
 lwt_t *sched_with_timeout(lwt_t *p, uint64_t ns)
@@ -116,8 +122,8 @@ static void fire_due(uint64_t now)
         struct sched_timer *t = (struct sched_timer *)node;
         lwt_resolver_t *r = t->resolver;
         t->resolver = NULL;
-        if (t->err)
-            lwt_wakeup_fail_later(r, t->err);
+        if (t->hook.fire == timeout_settled)
+            lwt_wakeup_fail_later(r, -LWT_ETIMEDOUT);
         else
             lwt_wakeup_later(r, NULL);
     }
