@@ -248,7 +248,7 @@ typedef void (*lwt_hook_fn)(struct lwt_hook *hook, lwt_t *settled);
  * link and the function to call). */
 struct lwt_hook {
     struct lwt_hook *next; /* private */
-    lwt_hook_fn fire;      /* ro: the function attached */
+    lwt_hook_fn fire;      /* private */
 };
 /* Attaches hook to p (borrowed); runs it now if p is already settled. */
 void lwt_hook_attach(lwt_t *p, struct lwt_hook *hook, lwt_hook_fn fn);

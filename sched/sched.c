@@ -5,10 +5,22 @@
 /* One armed sleep or timeout, stored inside its task (lwt_task_with). In the
  * heap from creation until it fires or its task is cancelled (the hook). */
 struct sched_timer {
-    struct lwt_timer node;    /* in the heap while armed */
-    struct lwt_hook hook;     /* on the task; which function says what it is */
-    lwt_resolver_t *resolver; /* NULL once handed to a wakeup */
+    struct lwt_timer node; /* in the heap while armed */
+    struct lwt_hook hook;  /* on the task */
+    /* The resolver (NULL once handed to a wakeup), with bit 0 set for a
+     * timeout: no separate field, so a timer and its task fit in 64 bytes. */
+    uintptr_t resolver_bits;
 };
+
+static lwt_resolver_t *timer_resolver(const struct sched_timer *t)
+{
+    return (lwt_resolver_t *)(t->resolver_bits & ~(uintptr_t)1);
+}
+
+static bool timer_is_timeout(const struct sched_timer *t)
+{
+    return t->resolver_bits & 1;
+}
 
 /* One sched_pause, waiting for the next turn; stored like a timer. */
 struct sched_pause {
@@ -44,9 +56,6 @@ uint64_t sched_now(void)
 
 /* ---- Timers ------------------------------------------------------------ */
 
-/* A sleep's and a timeout's hook: the same work, but which one is attached
- * tells fire_due whether to fulfil or reject (no field needed: a timer and
- * its task fit in 64 bytes). */
 static void timer_settled(struct lwt_hook *hook, lwt_t *settled)
 {
     (void)settled;
@@ -55,13 +64,8 @@ static void timer_settled(struct lwt_hook *hook, lwt_t *settled)
         /* Settled before it fired: cancelled. It leaves the heap now; its
          * memory goes with the promise. */
         lwt_timer_heap_remove(&s.timers, &t->node);
-        lwt_resolver_drop(t->resolver);
+        lwt_resolver_drop(timer_resolver(t));
     }
-}
-
-static void timeout_settled(struct lwt_hook *hook, lwt_t *settled)
-{
-    timer_settled(hook, settled);
 }
 
 static lwt_t *arm(uint64_t deadline, bool is_timeout)
@@ -72,13 +76,13 @@ static lwt_t *arm(uint64_t deadline, bool is_timeout)
     lwt_resolver_t *r;
     lwt_t *p = lwt_task_with(&r, sizeof *t, (void **)&t);
     lwt_timer_init(&t->node, deadline);
-    t->resolver = r;
+    t->resolver_bits = (uintptr_t)r | (is_timeout ? 1 : 0);
     if (lwt_timer_heap_insert(&s.timers, &t->node) != 0) {
         lwt_resolver_drop(r);
         lwt_unref(p);
         return lwt_fail(LWT_ENOMEM);
     }
-    lwt_hook_attach(p, &t->hook, is_timeout ? timeout_settled : timer_settled);
+    lwt_hook_attach(p, &t->hook, timer_settled);
     return p;
 }
 
@@ -120,9 +124,10 @@ static void fire_due(uint64_t now)
     struct lwt_timer *node;
     while ((node = lwt_timer_heap_pop_due(&s.timers, now))) {
         struct sched_timer *t = (struct sched_timer *)node;
-        lwt_resolver_t *r = t->resolver;
-        t->resolver = NULL;
-        if (t->hook.fire == timeout_settled)
+        lwt_resolver_t *r = timer_resolver(t);
+        bool timeout = timer_is_timeout(t);
+        t->resolver_bits = 0;
+        if (timeout)
             lwt_wakeup_fail_later(r, -LWT_ETIMEDOUT);
         else
             lwt_wakeup_later(r, NULL);
@@ -248,8 +253,8 @@ void sched_destroy(void)
     while ((node = lwt_timer_heap_peek(&s.timers))) {
         struct sched_timer *t = (struct sched_timer *)node;
         lwt_timer_heap_remove(&s.timers, node);
-        lwt_resolver_t *r = t->resolver;
-        t->resolver = NULL;
+        lwt_resolver_t *r = timer_resolver(t);
+        t->resolver_bits = 0;
         lwt_resolver_drop(r);
     }
     while (s.paused_head) {
