@@ -307,63 +307,44 @@ static struct lwt_hook *take_pending(struct lwt *u)
     return tail;
 }
 
-void lwt__fulfil(struct lwt *u, void *value)
+/* Gives pending u its result (a rejection inherits src's bind-site trace,
+ * plus via's site, in debug builds) and returns its detached callbacks. */
+static struct lwt_hook *set_result(struct lwt *u, bool fulfilled, void *value, int err, const struct lwt *src,
+                                   const struct lwt *via)
 {
     struct lwt_hook *tail = take_pending(u);
-    u->state = LWT__FULFILLED;
-    u->u.value = value;
-    dispatch(u, tail);
+    if (fulfilled) {
+        u->state = LWT__FULFILLED;
+        u->u.value = value;
+    } else {
+        u->state = LWT__REJECTED;
+        u->u.err = err;
+        lwt__debug_set_trace(u, src, via);
+    }
+    return tail;
+}
+
+void lwt__fulfil(struct lwt *u, void *value)
+{
+    dispatch(u, set_result(u, true, value, 0, NULL, NULL));
 }
 
 void lwt__reject(struct lwt *u, int err)
 {
-    struct lwt_hook *tail = take_pending(u);
-    u->state = LWT__REJECTED;
-    u->u.err = err;
-    lwt__debug_set_trace(u, NULL, NULL);
-    dispatch(u, tail);
-}
-
-void lwt__fulfil_later(struct lwt *u, void *value)
-{
-    struct lwt_hook *tail = take_pending(u);
-    u->state = LWT__FULFILLED;
-    u->u.value = value;
-    if (tail)
-        defer_list(tail, u);
-}
-
-void lwt__reject_later(struct lwt *u, int err)
-{
-    struct lwt_hook *tail = take_pending(u);
-    u->state = LWT__REJECTED;
-    u->u.err = err;
-    lwt__debug_set_trace(u, NULL, NULL);
-    if (tail)
-        defer_list(tail, u);
+    dispatch(u, set_result(u, false, NULL, err, NULL, NULL));
 }
 
 void lwt__settle_like(struct lwt *u, struct lwt *src, const struct lwt *via)
 {
-    if (src->state == LWT__FULFILLED) {
-        lwt__fulfil(u, src->u.value);
-        return;
-    }
-    struct lwt_hook *tail = take_pending(u);
-    u->state = LWT__REJECTED;
-    u->u.err = src->u.err;
-    lwt__debug_set_trace(u, src, via);
-    dispatch(u, tail);
+    bool fulfilled = src->state == LWT__FULFILLED;
+    dispatch(u, set_result(u, fulfilled, fulfilled ? src->u.value : NULL, fulfilled ? 0 : src->u.err, src, via));
 }
 
 /* Settles pending u from within lwt_cancel's first phase: state only; the
  * caller runs the returned callbacks later. */
 struct lwt_hook *lwt__cancel_now(struct lwt *u)
 {
-    struct lwt_hook *tail = take_pending(u);
-    u->state = LWT__REJECTED;
-    u->u.err = -LWT_ECANCELED;
-    lwt__debug_set_trace(u, NULL, NULL);
+    struct lwt_hook *tail = set_result(u, false, NULL, -LWT_ECANCELED, NULL, NULL);
     if (u->flags & LWT__F_QUEUED)
         lwt__waitq_withdraw(u);
     return tail;
@@ -434,6 +415,15 @@ void lwt__sweep_dead(struct lwt *u)
 
 /* ---- Creation and resolvers ------------------------------------------- */
 
+/* Errors are negative; a positive code is taken as its negation and 0 as a
+ * caller's mistake. */
+static int error_code(int err)
+{
+    if (err > 0)
+        err = -err;
+    return err ? err : -LWT_EINVAL;
+}
+
 lwt_t *lwt__return(const char *file, int line, void *value)
 {
     if (!value) {
@@ -445,13 +435,7 @@ lwt_t *lwt__return(const char *file, int line, void *value)
 
 lwt_t *lwt__fail(const char *file, int line, int err)
 {
-    if (err > 0)
-        err = -err;
-    if (err == 0)
-        err = -LWT_EINVAL;
-    struct lwt *p = lwt__settled(file, line, false, NULL, err);
-    lwt__debug_set_trace(p, NULL, NULL);
-    return p;
+    return lwt__settled(file, line, false, NULL, error_code(err));
 }
 
 lwt_t *lwt__wait(const char *file, int line, lwt_resolver_t **resolver_out, bool cancelable)
@@ -496,48 +480,40 @@ static bool resolvable(struct lwt *u, const char *what)
     lwt__panic(what);
 }
 
-void lwt_wakeup(lwt_resolver_t *r, void *value)
+/* The four wakeups: settle the resolver's promise unless it was cancelled,
+ * run its callbacks now or queue them, and consume the resolver. */
+static void wake(lwt_resolver_t *r, const char *what, bool fulfilled, void *value, int err, bool later)
 {
     struct lwt *p = (struct lwt *)r;
     struct lwt *u = lwt__underlying(p);
-    if (resolvable(u, "lwt_wakeup"))
-        lwt__fulfil(u, value);
+    if (resolvable(u, what)) {
+        struct lwt_hook *tail = set_result(u, fulfilled, value, err, NULL, NULL);
+        if (!later)
+            dispatch(u, tail);
+        else if (tail)
+            defer_list(tail, u);
+    }
     lwt__release(p);
+}
+
+void lwt_wakeup(lwt_resolver_t *r, void *value)
+{
+    wake(r, "lwt_wakeup", true, value, 0, false);
 }
 
 void lwt_wakeup_fail(lwt_resolver_t *r, int err)
 {
-    struct lwt *p = (struct lwt *)r;
-    struct lwt *u = lwt__underlying(p);
-    if (err > 0)
-        err = -err;
-    if (err == 0)
-        err = -LWT_EINVAL;
-    if (resolvable(u, "lwt_wakeup_fail"))
-        lwt__reject(u, err);
-    lwt__release(p);
+    wake(r, "lwt_wakeup_fail", false, NULL, error_code(err), false);
 }
 
 void lwt_wakeup_later(lwt_resolver_t *r, void *value)
 {
-    struct lwt *p = (struct lwt *)r;
-    struct lwt *u = lwt__underlying(p);
-    if (resolvable(u, "lwt_wakeup_later"))
-        lwt__fulfil_later(u, value);
-    lwt__release(p);
+    wake(r, "lwt_wakeup_later", true, value, 0, true);
 }
 
 void lwt_wakeup_fail_later(lwt_resolver_t *r, int err)
 {
-    struct lwt *p = (struct lwt *)r;
-    struct lwt *u = lwt__underlying(p);
-    if (err > 0)
-        err = -err;
-    if (err == 0)
-        err = -LWT_EINVAL;
-    if (resolvable(u, "lwt_wakeup_fail_later"))
-        lwt__reject_later(u, err);
-    lwt__release(p);
+    wake(r, "lwt_wakeup_fail_later", false, NULL, error_code(err), true);
 }
 
 void lwt_resolver_drop(lwt_resolver_t *r)

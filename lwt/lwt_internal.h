@@ -117,9 +117,6 @@ void lwt__add_cb(struct lwt *u, struct lwt_hook *cb);
 /* Settles pending underlying promise u and runs or defers its callbacks. */
 void lwt__fulfil(struct lwt *u, void *value);
 void lwt__reject(struct lwt *u, int err);
-/* The same, with every callback deferred to the queue. */
-void lwt__fulfil_later(struct lwt *u, void *value);
-void lwt__reject_later(struct lwt *u, int err);
 /* Settles pending u like settled src (debug: with src's trace, and `via` as
  * an extra bind site when non-NULL). */
 void lwt__settle_like(struct lwt *u, struct lwt *src, const struct lwt *via);

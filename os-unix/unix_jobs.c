@@ -426,12 +426,16 @@ static struct file_job *file_job_new(int fd, size_t len, off_t offset)
     return f;
 }
 
-static void *pread_run(void *arg, int *err)
+/* Moves f->len bytes between the bounce buffer and the file, going on after
+ * short transfers; stops at end of file. The count moved, or an error if
+ * nothing was. */
+static void *file_transfer(struct file_job *f, int *err, bool write)
 {
-    struct file_job *f = arg;
     size_t done = 0;
     while (done < f->len) {
-        ssize_t n = pread(f->fd, f->bounce + done, f->len - done, f->offset + (off_t)done);
+        off_t at = f->offset + (off_t)done;
+        ssize_t n = write ? pwrite(f->fd, f->bounce + done, f->len - done, at)
+                          : pread(f->fd, f->bounce + done, f->len - done, at);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -444,6 +448,11 @@ static void *pread_run(void *arg, int *err)
         done += (size_t)n;
     }
     return LWT_INT(done);
+}
+
+static void *pread_run(void *arg, int *err)
+{
+    return file_transfer(arg, err, false);
 }
 
 static void pread_deliver(void *arg, void *value)
@@ -463,22 +472,7 @@ lwt_t *unix_file_pread(int fd, void *buf, size_t len, off_t offset)
 
 static void *pwrite_run(void *arg, int *err)
 {
-    struct file_job *f = arg;
-    size_t done = 0;
-    while (done < f->len) {
-        ssize_t n = pwrite(f->fd, f->bounce + done, f->len - done, f->offset + (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            if (done == 0)
-                *err = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        done += (size_t)n;
-    }
-    return LWT_INT(done);
+    return file_transfer(arg, err, true);
 }
 
 lwt_t *unix_file_pwrite(int fd, const void *buf, size_t len, off_t offset)
