@@ -309,8 +309,8 @@ static struct lwt_hook *take_pending(struct lwt *u)
 
 /* Gives pending u its result (a rejection inherits src's bind-site trace,
  * plus via's site, in debug builds) and returns its detached callbacks. */
-static struct lwt_hook *set_result(struct lwt *u, bool fulfilled, void *value, int err, const struct lwt *src,
-                                   const struct lwt *via)
+static inline __attribute__((always_inline)) struct lwt_hook *
+set_result(struct lwt *u, bool fulfilled, void *value, int err, const struct lwt *src, const struct lwt *via)
 {
     struct lwt_hook *tail = take_pending(u);
     if (fulfilled) {
@@ -336,8 +336,10 @@ void lwt__reject(struct lwt *u, int err)
 
 void lwt__settle_like(struct lwt *u, struct lwt *src, const struct lwt *via)
 {
-    bool fulfilled = src->state == LWT__FULFILLED;
-    dispatch(u, set_result(u, fulfilled, fulfilled ? src->u.value : NULL, fulfilled ? 0 : src->u.err, src, via));
+    if (src->state == LWT__FULFILLED)
+        dispatch(u, set_result(u, true, src->u.value, 0, NULL, NULL));
+    else
+        dispatch(u, set_result(u, false, NULL, src->u.err, src, via));
 }
 
 /* Settles pending u from within lwt_cancel's first phase: state only; the
@@ -482,7 +484,9 @@ static bool resolvable(struct lwt *u, const char *what)
 
 /* The four wakeups: settle the resolver's promise unless it was cancelled,
  * run its callbacks now or queue them, and consume the resolver. */
-static void wake(lwt_resolver_t *r, const char *what, bool fulfilled, void *value, int err, bool later)
+/* Inlined into each wakeup, so that each is specialised (they are hot). */
+static inline __attribute__((always_inline)) void wake(lwt_resolver_t *r, const char *what, bool fulfilled, void *value,
+                                                       int err, bool later)
 {
     struct lwt *p = (struct lwt *)r;
     struct lwt *u = lwt__underlying(p);
