@@ -197,19 +197,24 @@ struct deferred {
     struct lwt *src; /* owned */
 };
 
-static struct deferred *dq; /* ring of dq_cap entries, a power of two */
-static size_t dq_head, dq_len, dq_cap;
+/* The ring starts in static storage, big enough for a typical turn, so
+ * that an event loop deferring a wakeup or two per turn never allocates;
+ * it moves to the heap only while a burst needs more. */
+#define DQ_STATIC_CAP 64
+static struct deferred dq_static[DQ_STATIC_CAP];
+static struct deferred *dq = dq_static; /* ring of dq_cap entries, a power of two */
+static size_t dq_head, dq_len, dq_cap = DQ_STATIC_CAP;
 static uint8_t dq_cls;
 
 static void defer_list(struct lwt_hook *tail, struct lwt *src)
 {
     if (dq_len == dq_cap) {
-        size_t cap = dq_cap ? dq_cap * 2 : 64;
+        size_t cap = dq_cap * 2;
         uint8_t cls;
         struct deferred *grown = lwt__alloc(cap * sizeof *grown, &cls);
         for (size_t i = 0; i < dq_len; i++)
             grown[i] = dq[(dq_head + i) & (dq_cap - 1)];
-        if (dq)
+        if (dq != dq_static)
             lwt__free(dq, dq_cls);
         dq_cls = cls;
         dq = grown;
@@ -253,11 +258,12 @@ static size_t run_deferred(size_t budget)
         lwt__release(d.src);
         ran++;
     }
-    if (dq_len == 0 && dq) {
-        /* Give the ring back when idle so an empty program holds nothing. */
+    if (dq_len == 0 && dq != dq_static) {
+        /* Give a grown ring back when idle so an empty program holds nothing. */
         lwt__free(dq, dq_cls);
-        dq = NULL;
-        dq_cap = dq_head = 0;
+        dq = dq_static;
+        dq_cap = DQ_STATIC_CAP;
+        dq_head = 0;
     }
     return ran;
 }
