@@ -5,6 +5,16 @@
  * steady stream of one-shot watches does not call malloc each time. Only
  * loops from ev_loop_new are used: the default loop keeps static state and
  * installs a SIGCHLD handler.
+ *
+ * Why a wrapper remembers its descriptor: ev_io_init marks a watcher as
+ * possibly naming a new file, which makes libev re-register the descriptor
+ * with epoll (a failing EPOLL_CTL_ADD) even when it never left. A typical
+ * promise reads, is woken, and waits on the same descriptor again, so a
+ * start on a descriptor whose wrapper was stopped is given that same
+ * wrapper back, started without ev_io_init: libev then issues no system
+ * call at all. The price is libev's own rule made ours: a descriptor closed
+ * and reopened under the same number must be announced (unix_close does it),
+ * or a watch on the new file could be missed.
  */
 #include <ev.h>
 #include <stdlib.h>
@@ -20,16 +30,71 @@ static struct log_source libev_log = LOG_SOURCE("libev");
 struct lev_io {
     ev_io io; /* first: the callback gets &io */
     struct unix_watch *w;
-    struct lev_io *prev, *next; /* the active list, or the free list (next) */
+    struct lev_io *prev, *next; /* on the active list or the spare list */
+};
+
+/* A doubly linked list of wrappers. */
+struct lev_list {
+    struct lev_io *head;
+    size_t len;
 };
 
 struct lev_state {
     struct ev_loop *loop;
     ev_timer timeout;
-    struct lev_io *active; /* so that destroy can release them all */
-    struct lev_io *spare;
-    size_t spare_len;
+    struct lev_list active; /* so that destroy can release them all */
+    struct lev_list spare;
+    /* by_fd[fd]: a spare wrapper last started on fd, which may be started
+     * again without ev_io_init; NULL when there is none. */
+    struct lev_io **by_fd;
+    size_t by_fd_len;
 };
+
+static void list_push(struct lev_list *l, struct lev_io *x)
+{
+    x->prev = NULL;
+    x->next = l->head;
+    if (l->head)
+        l->head->prev = x;
+    l->head = x;
+    l->len++;
+}
+
+static void list_remove(struct lev_list *l, struct lev_io *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        l->head = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    l->len--;
+}
+
+/* The wrapper remembered for fd, if it is still x. */
+static bool remembered(const struct lev_state *s, const struct lev_io *x)
+{
+    int fd = x->io.fd;
+    return fd >= 0 && (size_t)fd < s->by_fd_len && s->by_fd[fd] == x;
+}
+
+static void remember(struct lev_state *s, struct lev_io *x)
+{
+    size_t fd = (size_t)x->io.fd;
+    if (fd >= s->by_fd_len) {
+        size_t len = s->by_fd_len ? s->by_fd_len : 64;
+        while (len <= fd)
+            len *= 2;
+        struct lev_io **n = realloc(s->by_fd, len * sizeof *n);
+        if (!n)
+            return; /* only an optimisation is lost */
+        for (size_t i = s->by_fd_len; i < len; i++)
+            n[i] = NULL;
+        s->by_fd = n;
+        s->by_fd_len = len;
+    }
+    s->by_fd[fd] = x;
+}
 
 static int lev_init(struct unix_engine *e)
 {
@@ -50,37 +115,45 @@ static int lev_init(struct unix_engine *e)
     return 0;
 }
 
-static void release(struct lev_state *s, struct lev_io *x)
+static void forget(struct lev_state *s, struct lev_io *x)
 {
-    if (x->prev)
-        x->prev->next = x->next;
-    else
-        s->active = x->next;
-    if (x->next)
-        x->next->prev = x->prev;
+    if (remembered(s, x))
+        s->by_fd[x->io.fd] = NULL;
+}
+
+/* Moves a stopped wrapper from the active list to the spares. `reusable`:
+ * libev still has the descriptor as the wrapper last set it. */
+static void release(struct lev_state *s, struct lev_io *x, bool reusable)
+{
+    list_remove(&s->active, x);
     x->w->active = false;
     x->w->engine_ = NULL;
-    if (s->spare_len < SPARE_MAX) {
-        x->next = s->spare;
-        s->spare = x;
-        s->spare_len++;
-    } else {
+    x->w = NULL;
+    if (s->spare.len >= SPARE_MAX) {
+        forget(s, x);
         free(x);
+        return;
     }
+    list_push(&s->spare, x);
+    if (reusable)
+        remember(s, x);
+    else
+        forget(s, x);
 }
 
 static void lev_destroy(struct unix_engine *e)
 {
     struct lev_state *s = e->state;
-    while (s->active) {
-        ev_io_stop(s->loop, &s->active->io);
-        release(s, s->active);
+    while (s->active.head) {
+        ev_io_stop(s->loop, &s->active.head->io);
+        release(s, s->active.head, false);
     }
-    while (s->spare) {
-        struct lev_io *x = s->spare;
-        s->spare = x->next;
+    while (s->spare.head) {
+        struct lev_io *x = s->spare.head;
+        list_remove(&s->spare, x);
         free(x);
     }
+    free(s->by_fd);
     ev_loop_destroy(s->loop);
     free(s);
     e->state = NULL;
@@ -96,7 +169,7 @@ static void io_ready(struct ev_loop *loop, ev_io *io, int revents)
          * that the owner's next call fails with the real error. */
         r = w->events;
         if (!ev_is_active(io))
-            release(ev_userdata(loop), x);
+            release(ev_userdata(loop), x, false);
     } else {
         if (revents & EV_READ)
             r |= UNIX_READABLE;
@@ -114,21 +187,23 @@ static int lev_start(struct unix_engine *e, struct unix_watch *w)
         return -LWT_EBUSY;
     if (w->fd < 0)
         return -LWT_EBADF;
-    struct lev_io *x = s->spare;
-    if (x) {
-        s->spare = x->next;
-        s->spare_len--;
-    } else if (!(x = malloc(sizeof *x))) {
-        return -LWT_ENOMEM;
-    }
     int ev = (w->events & UNIX_READABLE ? EV_READ : 0) | (w->events & UNIX_WRITABLE ? EV_WRITE : 0);
-    ev_io_init(&x->io, io_ready, w->fd, ev);
+    struct lev_io *x = (size_t)w->fd < s->by_fd_len ? s->by_fd[w->fd] : NULL;
+    if (x && (x->io.events & (EV_READ | EV_WRITE)) == ev) {
+        /* Same descriptor, same events: libev's registration still holds. */
+        s->by_fd[w->fd] = NULL;
+        list_remove(&s->spare, x);
+    } else {
+        if ((x = s->spare.head)) {
+            list_remove(&s->spare, x);
+            forget(s, x);
+        } else if (!(x = malloc(sizeof *x))) {
+            return -LWT_ENOMEM;
+        }
+        ev_io_init(&x->io, io_ready, w->fd, ev);
+    }
     x->w = w;
-    x->prev = NULL;
-    x->next = s->active;
-    if (s->active)
-        s->active->prev = x;
-    s->active = x;
+    list_push(&s->active, x);
     w->engine_ = x;
     w->active = true;
     ev_io_start(s->loop, &x->io);
@@ -140,7 +215,14 @@ static void lev_stop(struct unix_engine *e, struct unix_watch *w)
     struct lev_state *s = e->state;
     struct lev_io *x = w->engine_;
     ev_io_stop(s->loop, &x->io); /* also drops it from libev's pending list */
-    release(s, x);
+    release(s, x, true);
+}
+
+static void lev_forget_fd(struct unix_engine *e, int fd)
+{
+    struct lev_state *s = e->state;
+    if (fd >= 0 && (size_t)fd < s->by_fd_len)
+        s->by_fd[fd] = NULL;
 }
 
 static void timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -175,4 +257,5 @@ const struct unix_engine_ops unix_engine_libev = {
     .start = lev_start,
     .stop = lev_stop,
     .poll = lev_poll,
+    .forget_fd = lev_forget_fd,
 };

@@ -11,6 +11,11 @@
  * the caller stops the watch before freeing it. Callbacks run from
  * unix_engine_poll on the loop thread and must only enqueue (settle promises
  * with lwt_wakeup_later); a callback may stop any watch, itself included.
+ *
+ * Like libev, an engine may keep a descriptor registered after its watches
+ * stop. A descriptor that has been watched is therefore closed through
+ * unix_engine_forget_fd first (unix_close does both); otherwise a new file
+ * that reuses the number within the same loop turn could go unwatched.
  */
 #ifndef TESSERA_UNIX_ENGINE_H
 #define TESSERA_UNIX_ENGINE_H
@@ -49,6 +54,9 @@ struct unix_engine_ops {
      * signal may end the wait early (0 is returned). With no limit and
      * nothing watched, libev returns at once rather than sleep forever. */
     int (*poll)(struct unix_engine *e, int64_t timeout_ns);
+    /* fd is about to be closed: drop anything kept for it beyond its
+     * watches (which must be stopped already). May be NULL. */
+    void (*forget_fd)(struct unix_engine *e, int fd);
 };
 
 struct unix_engine {
@@ -74,6 +82,14 @@ static inline void unix_watch_stop(struct unix_engine *e, struct unix_watch *w)
 {
     if (w->active)
         e->ops->stop(e, w);
+}
+/* To be called before closing a descriptor that has been watched, so that a
+ * new file under the same number is not taken for the old one (unix_close
+ * in unix_io.h does it). */
+static inline void unix_engine_forget_fd(struct unix_engine *e, int fd)
+{
+    if (e->ops->forget_fd)
+        e->ops->forget_fd(e, fd);
 }
 static inline int unix_engine_poll(struct unix_engine *e, int64_t timeout_ns)
 {

@@ -1,14 +1,23 @@
 /* See unix_io.h.
  *
- * Each operation that has to wait owns one struct io_op: the watch on the
- * engine and the hook on its promise. The hook runs when the promise
- * settles, however that happens; if the watch is still on (the promise was
- * cancelled), it stops it. Either way it frees the op, so a cancelled
- * operation leaves nothing behind once its callbacks have run.
+ * An operation that completes at once allocates nothing but its settled
+ * promise. One that has to wait keeps its struct io_op inside its task
+ * (lwt_task_with): the watch on the engine and the hook on the promise. The
+ * hook runs when the promise settles, however that happens; if the watch is
+ * still on (the promise was cancelled), it stops it, so a cancelled
+ * operation holds no watch once its callbacks have run, and its memory goes
+ * with the promise.
+ *
+ * Reads skip the first attempt when the last read on the same descriptor
+ * came back short: the descriptor was drained then, so trying again would
+ * most likely cost a system call that finds nothing (EAGAIN). They wait for
+ * readiness instead, which the engine reports at once if data has arrived
+ * meanwhile: the hint can cost a loop turn, never a lost wake-up.
  */
 #define _GNU_SOURCE /* accept4, pipe2 */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -29,6 +38,28 @@ struct io_op {
 };
 
 static size_t live_watches;
+
+/* One bit per descriptor below DRAIN_HINT_FDS: its last read was short.
+ * Static, so that it needs no set-up or teardown; higher descriptors get no
+ * hint and are always tried first. */
+#define DRAIN_HINT_FDS 65536
+static uint64_t drained_bits[DRAIN_HINT_FDS / 64];
+
+static bool drained(int fd)
+{
+    return fd >= 0 && fd < DRAIN_HINT_FDS && (drained_bits[fd / 64] >> (fd % 64) & 1);
+}
+
+static void set_drained(int fd, bool on)
+{
+    if (fd < 0 || fd >= DRAIN_HINT_FDS)
+        return;
+    uint64_t bit = (uint64_t)1 << (fd % 64);
+    if (on)
+        drained_bits[fd / 64] |= bit;
+    else
+        drained_bits[fd / 64] &= ~bit;
+}
 
 size_t unix_io_watch_count(void)
 {
@@ -85,11 +116,13 @@ static long attempt(struct io_op *op)
         default:
             return -EINVAL;
         }
-        if (n >= 0)
-            return n;
-        if (errno == EINTR)
+        if (n < 0 && errno == EINTR)
             continue;
-        return would_block(errno) ? -EAGAIN : -errno;
+        long r = n >= 0 ? n : would_block(errno) ? -EAGAIN : -errno;
+        bool reads = op->kind == IO_READ || (op->kind == IO_RECV && !(op->flags & MSG_PEEK));
+        if (reads) /* end of file (0) is no sign of a drained descriptor */
+            set_drained(op->watch.fd, r == -EAGAIN || (r > 0 && (size_t)r < op->len));
+        return r;
     }
 }
 
@@ -126,57 +159,39 @@ static void on_settled(struct lwt_hook *hook, lwt_t *settled)
         stop_watch(op);
         lwt_resolver_drop(op->resolver);
     }
-    free(op);
 }
 
-/* Tries op at once; if it would block, hands op to a pending promise that
- * waits for `events`. Takes ownership of op. */
-static lwt_t *run(struct io_op *op, unsigned events, bool try_first)
+/* Tries the operation at once (unless try_first is false); if it would
+ * block, a pending promise takes a copy of it and waits for `events`. */
+static lwt_t *start(int fd, enum io_kind kind, void *buf, size_t len, int flags, unsigned events, bool try_first)
 {
+    struct io_op now = {.watch.fd = fd, .kind = kind, .buf = buf, .len = len, .flags = flags};
     if (try_first) {
-        long n = attempt(op);
-        if (n != -EAGAIN) {
-            free(op);
+        long n = attempt(&now);
+        if (n != -EAGAIN)
             return n < 0 ? lwt_fail((int)n) : lwt_return(LWT_INT(n));
-        }
     }
-    op->engine = unix_platform_engine();
-    if (!op->engine) {
-        free(op);
+    struct unix_engine *engine = unix_platform_engine();
+    if (!engine)
         return lwt_fail(LWT_EINVAL); /* the platform is not running */
-    }
+    struct io_op *op;
+    lwt_resolver_t *r;
+    lwt_t *p = lwt_task_with(&r, sizeof *op, (void **)&op);
+    *op = now;
+    op->engine = engine;
     op->watch.events = events;
     op->watch.cb = on_ready;
     op->watch.active = false;
-    int rc = unix_watch_start(op->engine, &op->watch);
+    int rc = unix_watch_start(engine, &op->watch);
     if (rc < 0) {
-        free(op);
+        lwt_resolver_drop(r);
+        lwt_unref(p);
         return lwt_fail(rc);
     }
     live_watches++;
-    lwt_t *p = lwt_task(&op->resolver);
+    op->resolver = r;
     lwt_hook_attach(p, &op->hook, on_settled);
     return p;
-}
-
-static struct io_op *new_op(int fd, enum io_kind kind, void *buf, size_t len, int flags)
-{
-    struct io_op *op = malloc(sizeof *op);
-    if (!op)
-        return NULL;
-    op->watch.fd = fd;
-    op->kind = kind;
-    op->buf = buf;
-    op->len = len;
-    op->flags = flags;
-    op->resolver = NULL;
-    return op;
-}
-
-static lwt_t *start(int fd, enum io_kind kind, void *buf, size_t len, int flags, unsigned events, bool try_first)
-{
-    struct io_op *op = new_op(fd, kind, buf, len, flags);
-    return op ? run(op, events, try_first) : lwt_fail(LWT_ENOMEM);
 }
 
 lwt_t *unix_wait_readable(int fd)
@@ -191,7 +206,7 @@ lwt_t *unix_wait_writable(int fd)
 
 lwt_t *unix_read(int fd, void *buf, size_t len)
 {
-    return start(fd, IO_READ, buf, len, 0, UNIX_READABLE, true);
+    return start(fd, IO_READ, buf, len, 0, UNIX_READABLE, !drained(fd));
 }
 
 lwt_t *unix_write(int fd, const void *buf, size_t len)
@@ -201,7 +216,7 @@ lwt_t *unix_write(int fd, const void *buf, size_t len)
 
 lwt_t *unix_recv(int fd, void *buf, size_t len, int flags)
 {
-    return start(fd, IO_RECV, buf, len, flags, UNIX_READABLE, true);
+    return start(fd, IO_RECV, buf, len, flags, UNIX_READABLE, !drained(fd));
 }
 
 lwt_t *unix_send(int fd, const void *buf, size_t len, int flags)
@@ -225,4 +240,14 @@ lwt_t *unix_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
         return lwt_fail(-errno);
     }
     return start(fd, IO_CONNECT, NULL, 0, 0, UNIX_WRITABLE, false);
+}
+
+int unix_close(int fd)
+{
+    struct unix_engine *engine = unix_platform_engine();
+    if (engine)
+        unix_engine_forget_fd(engine, fd);
+    set_drained(fd, false);
+    /* Linux releases the descriptor even when close fails: never retry. */
+    return close(fd) < 0 && errno != EINTR ? -errno : 0;
 }

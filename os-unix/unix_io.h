@@ -9,6 +9,9 @@
  * An operation that has to wait while the platform is not running is
  * rejected with -LWT_EINVAL. Buffers are borrowed until the promise settles.
  * send adds MSG_NOSIGNAL.
+ *
+ * A read or recv that comes back short marks the descriptor drained: the
+ * next one waits for readiness before trying (see unix_io.c).
  */
 #ifndef TESSERA_UNIX_IO_H
 #define TESSERA_UNIX_IO_H
@@ -33,6 +36,11 @@ lwt_t *unix_send(int fd, const void *buf, size_t len, int flags);
 lwt_t *unix_accept(int listen_fd);
 /* Fulfilled (NULL) once connected. */
 lwt_t *unix_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+
+/* Closes a descriptor that these promises may have waited on; the engine
+ * forgets it first (see unix_engine.h), so always close such descriptors
+ * here rather than with close(2). Returns 0 or -errno. */
+int unix_close(int fd);
 
 /* Number of watchers the I/O promises hold now (tests check it returns to
  * zero after cancellations). */

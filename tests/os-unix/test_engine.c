@@ -150,6 +150,84 @@ static void stop_inside_callback(void **state)
     }
 }
 
+/* Stopping a watch and starting one on the same descriptor again, within a
+ * turn or after one, keeps it watched (the libev engine reuses the stopped
+ * registration for this). */
+static void restart_on_the_same_descriptor(void **state)
+{
+    (void)state;
+    FOR_EACH_ENGINE(e)
+    {
+        struct unix_engine eng;
+        open_engine(&eng, e_i);
+        int sv[2];
+        make_pair(sv);
+        struct counted c;
+        counted_init(&c, &eng, sv[0], UNIX_READABLE);
+        c.stop_self = true;
+        c.drain = true;
+        for (int round = 1; round <= 3; round++) {
+            assert_int_equal(unix_watch_start(&eng, &c.w), 0);
+            if (round == 3) {
+                /* Stopped and started again before any poll. */
+                unix_watch_stop(&eng, &c.w);
+                assert_int_equal(unix_watch_start(&eng, &c.w), 0);
+            }
+            assert_int_equal(write(sv[1], "x", 1), 1);
+            assert_int_equal(unix_engine_poll(&eng, 2000000000), 0);
+            assert_int_equal(c.fired, round);
+            /* A turn with the watch stopped, as a busy loop would have. */
+            assert_int_equal(unix_engine_poll(&eng, 0), 0);
+        }
+        /* The other direction on the same descriptor is a different watch. */
+        counted_init(&c, &eng, sv[0], UNIX_WRITABLE);
+        c.stop_self = true;
+        assert_int_equal(unix_watch_start(&eng, &c.w), 0);
+        assert_int_equal(unix_engine_poll(&eng, 2000000000), 0);
+        assert_int_equal(c.fired, 1);
+        assert_int_equal(c.revents, UNIX_WRITABLE);
+        close(sv[0]);
+        close(sv[1]);
+        unix_engine_close(&eng);
+    }
+}
+
+/* A descriptor closed (after unix_engine_forget_fd) and reopened under the
+ * same number in the same turn is a new file, and is watched as one. */
+static void reopened_descriptor_after_forget(void **state)
+{
+    (void)state;
+    FOR_EACH_ENGINE(e)
+    {
+        struct unix_engine eng;
+        open_engine(&eng, e_i);
+        int sv[2];
+        make_pair(sv);
+        struct counted c;
+        counted_init(&c, &eng, sv[0], UNIX_READABLE);
+        c.stop_self = true;
+        c.drain = true;
+        assert_int_equal(unix_watch_start(&eng, &c.w), 0);
+        assert_int_equal(write(sv[1], "x", 1), 1);
+        assert_int_equal(unix_engine_poll(&eng, 2000000000), 0);
+        assert_int_equal(c.fired, 1);
+        int old0 = sv[0], old1 = sv[1];
+        unix_engine_forget_fd(&eng, sv[0]);
+        close(sv[0]);
+        close(sv[1]);
+        make_pair(sv);
+        assert_int_equal(sv[0], old0); /* the lowest free numbers come back */
+        assert_int_equal(sv[1], old1);
+        assert_int_equal(unix_watch_start(&eng, &c.w), 0);
+        assert_int_equal(write(sv[1], "y", 1), 1);
+        assert_int_equal(unix_engine_poll(&eng, 2000000000), 0);
+        assert_int_equal(c.fired, 2);
+        close(sv[0]);
+        close(sv[1]);
+        unix_engine_close(&eng);
+    }
+}
+
 /* A callback that stops (and would free) another ready watch: that one must
  * not be called afterwards. */
 struct pair_stop {
@@ -391,6 +469,8 @@ int main(void)
         TEST(writable_and_timeout),
         TEST(stop_inside_callback),
         TEST(stop_other_inside_callback),
+        TEST(restart_on_the_same_descriptor),
+        TEST(reopened_descriptor_after_forget),
         TEST(many_watches),
         TEST(select_refuses_fd_beyond_fd_setsize),
         TEST(libev_ten_thousand_ready_at_once),

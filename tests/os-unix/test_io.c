@@ -49,8 +49,8 @@ static void make_pair(int sv[2])
 
 static void close_pair(int sv[2])
 {
-    close(sv[0]);
-    close(sv[1]);
+    unix_close(sv[0]);
+    unix_close(sv[1]);
 }
 
 static void read_and_write(void **state)
@@ -71,6 +71,57 @@ static void read_and_write(void **state)
         assert_int_equal(sched_run(rd, &v), 0);
         assert_int_equal(LWT_TO_INT(v), 5);
         assert_memory_equal(buf, "hello", 5);
+        close_pair(sv);
+    }
+}
+
+/* A short read marks the descriptor drained: the next read waits for
+ * readiness instead of trying at once, and still gets what arrives. A read
+ * that fills its buffer leaves the next one to try at once. */
+static void short_read_waits_for_readiness(void **state)
+{
+    (void)state;
+    FOR_EACH_ENGINE(e)
+    {
+        int sv[2];
+        make_pair(sv);
+        char buf[8] = {0};
+        void *v = NULL;
+        assert_int_equal(write(sv[1], "abcd", 4), 4);
+        /* Full: 2 of 4. */
+        lwt_t *rd = unix_read(sv[0], buf, 2);
+        assert_int_equal(lwt_state(rd), LWT_FULFILLED);
+        assert_int_equal(sched_run(rd, &v), 0);
+        assert_int_equal(LWT_TO_INT(v), 2);
+        /* So the next one tries at once, and comes back short: 2 of 8. */
+        rd = unix_read(sv[0], buf, sizeof buf);
+        assert_int_equal(lwt_state(rd), LWT_FULFILLED);
+        assert_int_equal(sched_run(rd, &v), 0);
+        assert_int_equal(LWT_TO_INT(v), 2);
+        assert_memory_equal(buf, "cd", 2);
+        /* Data is there, but after a short read the next one waits. */
+        assert_int_equal(write(sv[1], "e", 1), 1);
+        rd = unix_read(sv[0], buf, sizeof buf);
+        assert_pending(rd);
+        assert_int_equal(unix_io_watch_count(), 1);
+        assert_int_equal(sched_run(rd, &v), 0);
+        assert_int_equal(LWT_TO_INT(v), 1);
+        assert_int_equal(buf[0], 'e');
+        assert_int_equal(unix_io_watch_count(), 0);
+        /* recv follows the same hint; unix_close clears it. */
+        assert_int_equal(write(sv[1], "f", 1), 1);
+        rd = unix_recv(sv[0], buf, sizeof buf, 0);
+        assert_pending(rd);
+        assert_int_equal(sched_run(rd, &v), 0);
+        assert_int_equal(LWT_TO_INT(v), 1);
+        int old = sv[0];
+        close_pair(sv);
+        make_pair(sv);
+        assert_int_equal(sv[0], old);
+        assert_int_equal(write(sv[1], "g", 1), 1);
+        rd = unix_read(sv[0], buf, sizeof buf);
+        assert_int_equal(lwt_state(rd), LWT_FULFILLED);
+        lwt_unref(rd);
         close_pair(sv);
     }
 }
@@ -205,9 +256,9 @@ static void accept_and_connect(void **state)
         assert_int_equal(sched_run(rd, &v), 0);
         assert_true(LWT_TO_INT(v) >= 1);
         assert_memory_equal(buf, "ping", (size_t)LWT_TO_INT(v));
-        close(sfd);
-        close(cfd);
-        close(lfd);
+        unix_close(sfd);
+        unix_close(cfd);
+        unix_close(lfd);
     }
 }
 
@@ -219,12 +270,12 @@ static void connect_refused(void **state)
         /* A port that was just free: nothing listens there. */
         struct sockaddr_in addr;
         int lfd = listen_loopback(&addr);
-        close(lfd);
+        unix_close(lfd);
         int cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         assert_true(cfd >= 0);
         lwt_t *c = unix_connect(cfd, (struct sockaddr *)&addr, sizeof addr);
         assert_int_equal(sched_run(c, NULL), -LWT_ECONNREFUSED);
-        close(cfd);
+        unix_close(cfd);
     }
 }
 
@@ -239,7 +290,7 @@ static void read_returns_zero_at_eof(void **state)
         /* Pending when the peer goes away. */
         lwt_t *rd = unix_read(sv[0], buf, sizeof buf);
         assert_pending(rd);
-        close(sv[1]);
+        unix_close(sv[1]);
         void *v = LWT_INT(99);
         assert_int_equal(sched_run(rd, &v), 0);
         assert_null(v);
@@ -247,7 +298,7 @@ static void read_returns_zero_at_eof(void **state)
         v = LWT_INT(99);
         assert_int_equal(sched_run(unix_read(sv[0], buf, sizeof buf), &v), 0);
         assert_null(v);
-        close(sv[0]);
+        unix_close(sv[0]);
     }
 }
 
@@ -259,10 +310,10 @@ static void errors_are_negative_errno(void **state)
     {
         int sv[2];
         make_pair(sv);
-        close(sv[1]);
+        unix_close(sv[1]);
         assert_int_equal(sched_run(unix_write(sv[0], "x", 1), NULL), -LWT_EPIPE);
         assert_int_equal(sched_run(unix_send(sv[0], "x", 1, 0), NULL), -LWT_EPIPE);
-        close(sv[0]);
+        unix_close(sv[0]);
         char buf[4];
         assert_int_equal(sched_run(unix_read(sv[0], buf, sizeof buf), NULL), -LWT_EBADF);
         assert_int_equal(sched_run(unix_accept(sv[0]), NULL), -LWT_EBADF);
@@ -363,6 +414,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST_IO(read_and_write),
+        TEST_IO(short_read_waits_for_readiness),
         TEST_IO(large_transfer_waits_both_ways),
         TEST_IO(recv_and_send),
         TEST_IO(accept_and_connect),
