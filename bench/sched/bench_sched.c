@@ -63,11 +63,14 @@ static void sleepers(size_t n, struct result *res)
 /* ---- pingpong ---------------------------------------------------------- */
 
 /* Two promise threads: the pinger writes one byte on its end and reads the
- * echo; the ponger reads on the other end and writes the byte back. */
+ * echo; the ponger reads on the other end and writes the byte back. Reads
+ * offer a buffer larger than the message, as protocol code does (the OCaml
+ * side does the same). */
+#define PP_BUF 64
 static struct {
     int fd[2];
     size_t rounds, pinged, ponged;
-    unsigned char ping_buf, pong_buf;
+    unsigned char ping_buf[PP_BUF], pong_buf[PP_BUF];
 } pp;
 
 static lwt_t *pinger(void *v, void *ctx);
@@ -77,7 +80,7 @@ static lwt_t *pinger_got_echo(void *v, void *ctx)
 {
     (void)ctx;
     check(LWT_TO_INT(v) == 1, "pinger read one byte");
-    check(pp.ping_buf == (unsigned char)pp.pinged, "echoed byte");
+    check(pp.ping_buf[0] == (unsigned char)pp.pinged, "echoed byte");
     pp.pinged++;
     return pinger(NULL, NULL);
 }
@@ -86,7 +89,7 @@ static lwt_t *pinger_sent(void *v, void *ctx)
 {
     (void)ctx;
     check(LWT_TO_INT(v) == 1, "pinger wrote one byte");
-    return lwt_bind(unix_read(pp.fd[0], &pp.ping_buf, 1), pinger_got_echo, LWT_NOCTX);
+    return lwt_bind(unix_read(pp.fd[0], pp.ping_buf, PP_BUF), pinger_got_echo, LWT_NOCTX);
 }
 
 static lwt_t *pinger(void *v, void *ctx)
@@ -94,8 +97,8 @@ static lwt_t *pinger(void *v, void *ctx)
     (void)v, (void)ctx;
     if (pp.pinged == pp.rounds)
         return lwt_return(NULL);
-    pp.ping_buf = (unsigned char)pp.pinged;
-    return lwt_bind(unix_write(pp.fd[0], &pp.ping_buf, 1), pinger_sent, LWT_NOCTX);
+    pp.ping_buf[0] = (unsigned char)pp.pinged;
+    return lwt_bind(unix_write(pp.fd[0], pp.ping_buf, 1), pinger_sent, LWT_NOCTX);
 }
 
 static lwt_t *ponger_sent(void *v, void *ctx)
@@ -110,7 +113,7 @@ static lwt_t *ponger_got_ping(void *v, void *ctx)
 {
     (void)ctx;
     check(LWT_TO_INT(v) == 1, "ponger read one byte");
-    return lwt_bind(unix_write(pp.fd[1], &pp.pong_buf, 1), ponger_sent, LWT_NOCTX);
+    return lwt_bind(unix_write(pp.fd[1], pp.pong_buf, 1), ponger_sent, LWT_NOCTX);
 }
 
 static lwt_t *ponger(void *v, void *ctx)
@@ -118,7 +121,7 @@ static lwt_t *ponger(void *v, void *ctx)
     (void)v, (void)ctx;
     if (pp.ponged == pp.rounds)
         return lwt_return(NULL);
-    return lwt_bind(unix_read(pp.fd[1], &pp.pong_buf, 1), ponger_got_ping, LWT_NOCTX);
+    return lwt_bind(unix_read(pp.fd[1], pp.pong_buf, PP_BUF), ponger_got_ping, LWT_NOCTX);
 }
 
 static void pingpong(size_t n, struct result *res)
@@ -134,8 +137,8 @@ static void pingpong(size_t n, struct result *res)
     check(rc == 0, "sched_run fulfilled");
     check(pp.pinged == n && pp.ponged == n, "every round trip made");
     check(unix_io_watch_count() == 0, "no watcher left");
-    close(pp.fd[0]);
-    close(pp.fd[1]);
+    unix_close(pp.fd[0]);
+    unix_close(pp.fd[1]);
 }
 
 int main(int argc, char **argv)

@@ -63,14 +63,15 @@ let sleepers n =
 let pingpong n =
   let open Lwt.Syntax in
   let a, b = Lwt_unix.socketpair Unix.PF_UNIX Unix.SOCK_STREAM 0 in
-  let ping_buf = Bytes.create 1 and pong_buf = Bytes.create 1 in
+  (* Reads offer a buffer larger than the one-byte message, as on the C side. *)
+  let ping_buf = Bytes.create 64 and pong_buf = Bytes.create 64 in
   let rec pinger i =
     if i = n then Lwt.return_unit
     else begin
       Bytes.set ping_buf 0 (Char.chr (i land 255));
       let* w = Lwt_unix.write a ping_buf 0 1 in
       if w <> 1 then failwith "pinger: short write";
-      let* r = Lwt_unix.read a ping_buf 0 1 in
+      let* r = Lwt_unix.read a ping_buf 0 64 in
       if r <> 1 || Bytes.get ping_buf 0 <> Char.chr (i land 255) then
         failwith "pinger: bad echo";
       pinger (i + 1)
@@ -79,7 +80,7 @@ let pingpong n =
   let rec ponger i =
     if i = n then Lwt.return_unit
     else
-      let* r = Lwt_unix.read b pong_buf 0 1 in
+      let* r = Lwt_unix.read b pong_buf 0 64 in
       if r <> 1 then failwith "ponger: short read";
       let* w = Lwt_unix.write b pong_buf 0 1 in
       if w <> 1 then failwith "ponger: short write";
