@@ -15,3 +15,10 @@ tessera_install_deps() {
     $sudo apt-get update -qq >&2
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 }
+
+# What only the test suite needs: the Linux side's network tools for the
+# tests over tap, a DHCP server (the binary only, no service), packet
+# crafting (Debian's python3, /usr/bin/python3, has scapy) and capture
+# reading, and clang with its runtime for the libFuzzer harness.
+TESSERA_TEST_PACKAGES=(iproute2 iputils-ping arping socat netcat-openbsd dnsmasq-base python3-scapy tshark
+                       clang libclang-rt-14-dev)

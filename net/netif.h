@@ -1,0 +1,79 @@
+/* The network interface device (DESIGN.md §4): Ethernet frames in and out.
+ * Implementations: the tap device on Unix (os-unix/unix_tap.h), netfront
+ * on Xen, and the in-memory hub for tests (net/hub.h).
+ *
+ * Sending builds the frame in place, as mirage-net's `write ~size fill`: the
+ * device lends a buffer of `size` bytes (on Xen a granted page) and the
+ * stack's fill callback writes headers and payload straight into it; no
+ * copy on the way out. Receiving hands each frame up as an owned slice
+ * (net_buf.h) that starts at the Ethernet header; the receiver keeps it as
+ * long as it likes and releases it.
+ *
+ * Frames carry no FCS. Everything runs on the scheduler's thread.
+ */
+#ifndef TESSERA_NETIF_H
+#define TESSERA_NETIF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lwt.h"
+#include "net_buf.h"
+
+#define NETIF_ETH_HDR 14u /* what a frame adds to an IP packet */
+
+struct netif;
+
+struct netif_stats {
+    uint64_t rx_frames, rx_bytes; /* handed to the listener */
+    uint64_t rx_dropped;          /* no listener, no memory, or too big */
+    uint64_t tx_frames, tx_bytes; /* handed to the medium */
+    uint64_t tx_dropped;          /* the fill callback refused, or the medium was full */
+    uint64_t tx_errors;           /* the medium failed */
+};
+
+/* Writes a frame into `frame`: a slice of exactly the size asked for,
+ * borrowed for the call. Returns the frame's length (at most that size),
+ * or a negative LWT_E* code to send nothing. */
+typedef int (*netif_fill_fn)(struct net_slice *frame, void *ctx);
+/* One received frame, owned by the callee. */
+typedef void (*netif_rx_fn)(void *ctx, struct net_slice frame);
+
+struct netif_ops {
+    /* Sends one frame of at most `size` bytes, filled in place before the
+     * call returns. 0 once the frame is on its way (or was dropped by the
+     * medium, which is counted); -LWT_EMSGSIZE if size exceeds
+     * mtu + NETIF_ETH_HDR; -LWT_EAGAIN if the device cannot take a frame
+     * now (fill is not called; see wait_writable); the fill's own error; or
+     * another LWT_E* code. */
+    int (*write)(struct netif *n, size_t size, netif_fill_fn fill, void *ctx);
+    /* A promise fulfilled once write may succeed again (at once if it may
+     * now). Cancelable. */
+    lwt_t *(*wait_writable)(struct netif *n);
+    /* Delivers every received frame to rx(ctx, frame) from now on; NULL
+     * stops delivery (frames are then dropped and counted). */
+    void (*listen)(struct netif *n, netif_rx_fn rx, void *ctx);
+};
+
+struct netif {
+    const struct netif_ops *ops; /* ro */
+    uint8_t mac[6];              /* ro */
+    uint16_t mtu;                /* ro: the largest IP packet, e.g. 1500 */
+    struct netif_stats stats;    /* ro: kept by the device */
+    const char *name;            /* ro: for logs */
+};
+
+static inline int netif_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx)
+{
+    return n->ops->write(n, size, fill, ctx);
+}
+static inline lwt_t *netif_wait_writable(struct netif *n)
+{
+    return n->ops->wait_writable(n);
+}
+static inline void netif_listen(struct netif *n, netif_rx_fn rx, void *ctx)
+{
+    n->ops->listen(n, rx, ctx);
+}
+
+#endif
