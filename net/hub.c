@@ -1,0 +1,406 @@
+/* See hub.h. Frames in flight wait in one queue sorted by (delivery time,
+ * sequence number); one scheduler timer is armed for the head. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub.h"
+#include "log.h"
+#include "lwt_errno.h"
+#include "pcap.h"
+#include "scheduler.h"
+
+static struct log_source hub_log = LOG_SOURCE("hub");
+
+struct hub_port;
+
+/* One frame in flight. */
+struct hub_frame {
+    struct hub_frame *prev, *next; /* the queue */
+    uint64_t at;                   /* delivery time */
+    uint64_t base_at;              /* delivery time before any hold */
+    uint64_t seq;                  /* breaks ties in write order */
+    struct net_slice frame;        /* owned */
+    struct hub_port *from;         /* not delivered back to it */
+    uint8_t copies;                /* 2 when duplicated */
+};
+
+struct hub_port {
+    struct netif netif; /* first: the netif pointer is the port pointer */
+    struct net_hub *hub;
+    struct hub_port *next; /* in the order added */
+    netif_rx_fn rx;
+    void *rx_ctx;
+    struct hub_frame *held; /* this port's frame held for reordering */
+    bool own_faults;
+    struct net_hub_faults faults; /* when own_faults */
+};
+
+/* The armed timer. Separate from the hub so that a cancelled one whose hook
+ * runs later (deferred) never touches a freed hub: hub is NULL then. */
+struct hub_timer {
+    struct lwt_hook hook;
+    struct net_hub *hub;
+    lwt_t *sleep; /* owned */
+    uint64_t deadline;
+};
+
+struct net_hub {
+    struct hub_port *ports, *ports_tail;
+    struct hub_frame *head, *tail;
+    size_t in_flight;
+    uint64_t next_seq;
+    uint64_t rng;
+    struct net_hub_faults faults;
+    struct net_hub_stats stats;
+    struct hub_timer *timer; /* NULL when none is armed */
+    struct net_pcap *pcap;   /* borrowed */
+    bool warned_full;
+};
+
+static const struct netif_ops hub_ops;
+
+/* splitmix64: tiny, and every seed (zero too) gives a good stream. */
+static uint64_t next_random(struct net_hub *h)
+{
+    uint64_t z = (h->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static bool chance(uint64_t r, uint32_t ppm)
+{
+    return ((r >> 32) * 1000000ull >> 32) < ppm;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return b > UINT64_MAX - 1 - a ? UINT64_MAX - 1 : a + b;
+}
+
+/* ---- The queue ---------------------------------------------------------- */
+
+static bool before(const struct hub_frame *a, const struct hub_frame *b)
+{
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+/* Inserts in order, scanning from the tail: frames mostly arrive in order. */
+static void enqueue(struct net_hub *h, struct hub_frame *f)
+{
+    struct hub_frame *after = h->tail;
+    while (after && before(f, after))
+        after = after->prev;
+    f->prev = after;
+    f->next = after ? after->next : h->head;
+    if (f->next)
+        f->next->prev = f;
+    else
+        h->tail = f;
+    if (after)
+        after->next = f;
+    else
+        h->head = f;
+}
+
+static void unlink_frame(struct net_hub *h, struct hub_frame *f)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        h->head = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    else
+        h->tail = f->prev;
+    f->prev = f->next = NULL;
+}
+
+static void free_frame(struct net_hub *h, struct hub_frame *f)
+{
+    if (f->from->held == f)
+        f->from->held = NULL;
+    net_slice_release(&f->frame);
+    free(f);
+    h->in_flight--;
+}
+
+/* ---- The timer ---------------------------------------------------------- */
+
+static void deliver_due(struct net_hub *h);
+static void rearm(struct net_hub *h);
+
+static void timer_settled(struct lwt_hook *hook, lwt_t *settled)
+{
+    struct hub_timer *t = (struct hub_timer *)hook;
+    struct net_hub *h = t->hub;
+    int err = lwt_error(settled);
+    lwt_unref(t->sleep); /* the library holds settled while hooks run */
+    free(t);
+    if (!h)
+        return; /* cancelled */
+    h->timer = NULL;
+    if (err) {
+        /* No memory for the timer, or the scheduler is going away
+         * (-LWT_EBROKEN, not worth a warning): the frames wait for the next
+         * write to arm one. */
+        if (err != -LWT_EBROKEN)
+            log_warn(&hub_log, "delivery timer failed: %s", lwt_strerror(err));
+        return;
+    }
+    deliver_due(h);
+    rearm(h);
+}
+
+static void cancel_timer(struct net_hub *h)
+{
+    struct hub_timer *t = h->timer;
+    if (!t)
+        return;
+    h->timer = NULL;
+    t->hub = NULL;
+    lwt_cancel(t->sleep); /* frees the scheduler's timer; our hook frees t */
+}
+
+/* Makes sure a timer fires no later than the head of the queue is due. */
+static void rearm(struct net_hub *h)
+{
+    if (!h->head || (h->timer && h->timer->deadline <= h->head->at))
+        return;
+    cancel_timer(h);
+    struct hub_timer *t = malloc(sizeof *t);
+    if (!t) {
+        log_warn(&hub_log, "no memory for the delivery timer");
+        return;
+    }
+    t->hub = h;
+    t->deadline = h->head->at;
+    t->sleep = sched_sleep_until(t->deadline);
+    h->timer = t;
+    /* May run the hook at once (a failed sleep); t is not touched after. */
+    lwt_hook_attach(t->sleep, &t->hook, timer_settled);
+}
+
+/* ---- Delivery ----------------------------------------------------------- */
+
+static void deliver(struct net_hub *h, struct hub_frame *f)
+{
+    for (uint8_t c = 0; c < f->copies; c++) {
+        h->stats.delivered++;
+        /* Ports added by a listener are seen: the list is only appended to. */
+        for (struct hub_port *p = h->ports; p; p = p->next) {
+            if (p == f->from)
+                continue;
+            if (!p->rx) {
+                p->netif.stats.rx_dropped++;
+                continue;
+            }
+            p->netif.stats.rx_frames++;
+            p->netif.stats.rx_bytes += f->frame.len;
+            p->rx(p->rx_ctx, net_slice_share(&f->frame));
+        }
+    }
+}
+
+static void deliver_due(struct net_hub *h)
+{
+    /* Only frames queued before this turn: what the listeners write now
+     * goes on a later turn, so a zero-delay ping-pong cannot spin here. */
+    uint64_t now = sched_now();
+    uint64_t limit = h->next_seq;
+    while (h->head && h->head->at <= now && h->head->seq < limit) {
+        struct hub_frame *f = h->head;
+        unlink_frame(h, f);
+        if (f->from->held == f)
+            f->from->held = NULL; /* nothing overtook it in time */
+        deliver(h, f);
+        free_frame(h, f);
+    }
+}
+
+/* ---- The netif ---------------------------------------------------------- */
+
+static int hub_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx)
+{
+    struct hub_port *port = (struct hub_port *)n;
+    struct net_hub *h = port->hub;
+    if (size > (size_t)n->mtu + NETIF_ETH_HDR)
+        return -LWT_EMSGSIZE;
+    if (h->in_flight >= NET_HUB_MAX_IN_FLIGHT) {
+        if (!h->warned_full)
+            log_warn(&hub_log, "%u frames in flight: dropping", NET_HUB_MAX_IN_FLIGHT);
+        h->warned_full = true;
+        n->stats.tx_dropped++;
+        return 0;
+    }
+    /* The buffer is the frame's own: it travels to the receivers. */
+    struct hub_frame *f = malloc(sizeof *f);
+    if (!f) {
+        n->stats.tx_dropped++;
+        return -LWT_ENOMEM;
+    }
+    if (net_slice_alloc(&f->frame, 0, size) != 0) {
+        free(f);
+        n->stats.tx_dropped++;
+        return -LWT_ENOMEM;
+    }
+    struct net_slice lent = f->frame; /* what the fill does to its copy is its own */
+    int len = fill(&lent, ctx);
+    if (len < 0 || (size_t)len > size) {
+        net_slice_release(&f->frame);
+        free(f);
+        n->stats.tx_dropped++;
+        return len < 0 ? len : -LWT_EINVAL;
+    }
+    net_slice_trim(&f->frame, (size_t)len);
+    n->stats.tx_frames++;
+    n->stats.tx_bytes += (uint64_t)len;
+    h->stats.written++;
+    if (h->pcap)
+        net_pcap_frame(h->pcap, sched_now(), &f->frame);
+
+    /* The same draws for every frame, so one knob does not shift the
+     * stream that another sees. */
+    const struct net_hub_faults *fx = port->own_faults ? &port->faults : &h->faults;
+    uint64_t r_loss = next_random(h), r_dup = next_random(h), r_reorder = next_random(h);
+    uint64_t r_jitter = next_random(h);
+    if (chance(r_loss, fx->loss_ppm)) {
+        h->stats.lost++;
+        net_slice_release(&f->frame);
+        free(f);
+        return 0;
+    }
+    uint64_t jitter = fx->jitter_ns == UINT64_MAX ? r_jitter : r_jitter % (fx->jitter_ns + 1);
+    f->from = port;
+    f->base_at = f->at = add_sat(add_sat(sched_now(), fx->delay_ns), jitter);
+    f->seq = h->next_seq++;
+    f->copies = 1;
+    if (chance(r_dup, fx->dup_ppm)) {
+        f->copies = 2;
+        h->stats.duplicated++;
+    }
+    h->in_flight++;
+    struct hub_frame *held = port->held;
+    if (held) {
+        /* This frame overtakes the held one, which follows right after. */
+        port->held = NULL;
+        enqueue(h, f);
+        unlink_frame(h, held);
+        held->at = held->base_at > f->at ? held->base_at : f->at;
+        held->seq = h->next_seq++;
+        enqueue(h, held);
+        h->stats.reordered++;
+    } else if (chance(r_reorder, fx->reorder_ppm)) {
+        f->at = add_sat(f->at, fx->reorder_hold_ns ? fx->reorder_hold_ns : NET_HUB_REORDER_HOLD_NS);
+        port->held = f;
+        enqueue(h, f);
+    } else {
+        enqueue(h, f);
+    }
+    rearm(h);
+    return 0;
+}
+
+static lwt_t *hub_wait_writable(struct netif *n)
+{
+    (void)n;
+    return lwt_return(NULL); /* a hub port always takes a frame */
+}
+
+static void hub_listen(struct netif *n, netif_rx_fn rx, void *ctx)
+{
+    struct hub_port *port = (struct hub_port *)n;
+    port->rx = rx;
+    port->rx_ctx = rx ? ctx : NULL;
+}
+
+static const struct netif_ops hub_ops = {
+    .write = hub_write,
+    .wait_writable = hub_wait_writable,
+    .listen = hub_listen,
+};
+
+/* ---- The hub ------------------------------------------------------------ */
+
+struct net_hub *net_hub_new(uint64_t seed)
+{
+    struct net_hub *h = malloc(sizeof *h);
+    if (!h)
+        return NULL;
+    *h = (struct net_hub){.rng = seed};
+    return h;
+}
+
+void net_hub_free(struct net_hub *h)
+{
+    if (!h)
+        return;
+    cancel_timer(h);
+    while (h->head) {
+        struct hub_frame *f = h->head;
+        unlink_frame(h, f);
+        free_frame(h, f);
+    }
+    while (h->ports) {
+        struct hub_port *p = h->ports;
+        h->ports = p->next;
+        free(p);
+    }
+    free(h);
+}
+
+int net_hub_add_port(struct net_hub *h, const uint8_t mac[6], uint16_t mtu, const char *name, struct netif **out)
+{
+    *out = NULL;
+    if (!name)
+        name = "hub";
+    size_t name_len = strlen(name);
+    struct hub_port *p = malloc(sizeof *p + name_len + 1);
+    if (!p)
+        return -LWT_ENOMEM;
+    *p = (struct hub_port){0};
+    char *copy = (char *)(p + 1);
+    memcpy(copy, name, name_len + 1);
+    p->netif.ops = &hub_ops;
+    memcpy(p->netif.mac, mac, 6);
+    p->netif.mtu = mtu;
+    p->netif.name = copy;
+    p->hub = h;
+    if (h->ports_tail)
+        h->ports_tail->next = p;
+    else
+        h->ports = p;
+    h->ports_tail = p;
+    *out = &p->netif;
+    return 0;
+}
+
+void net_hub_set_faults(struct net_hub *h, const struct net_hub_faults *f)
+{
+    h->faults = f ? *f : (struct net_hub_faults){0};
+}
+
+int net_hub_set_port_faults(struct netif *port, const struct net_hub_faults *f)
+{
+    if (!port || port->ops != &hub_ops)
+        return -LWT_EINVAL;
+    struct hub_port *p = (struct hub_port *)port;
+    p->own_faults = f != NULL;
+    p->faults = f ? *f : (struct net_hub_faults){0};
+    return 0;
+}
+
+void net_hub_stats(const struct net_hub *h, struct net_hub_stats *out)
+{
+    *out = h->stats;
+}
+
+size_t net_hub_in_flight(const struct net_hub *h)
+{
+    return h->in_flight;
+}
+
+void net_hub_set_pcap(struct net_hub *h, struct net_pcap *p)
+{
+    h->pcap = p;
+}

@@ -1,0 +1,164 @@
+/* IPv4 reassembly (RFC 791, RFC 815's idea with a bitmap): fragments are
+ * copied into a buffer per datagram that grows as they arrive, and a bitmap
+ * of 8-byte blocks says what is there. Bounded: NET_REASM_MAX datagrams and
+ * NET_REASM_BYTES_MAX bytes at once (a fragment that would pass either is
+ * dropped), and IP4_REASM_TIMEOUT_NS from the first fragment, after which
+ * the datagram is dropped. Overlaps are accepted, the newest bytes winning.
+ */
+#include "lwt_errno.h"
+#include "scheduler.h"
+#include "stack_internal.h"
+
+#define BLOCKS (IP4_MAX_PACKET / 8 + 1)
+
+struct ip4_reasm_entry {
+    struct ip4_reasm_entry *next;
+    struct net_stack *stack;
+    uint32_t src, dst;
+    uint16_t id;
+    uint8_t proto;
+    uint32_t total;      /* payload length, once the last fragment is in; else 0 */
+    uint32_t have;       /* blocks present */
+    uint32_t max_end;    /* the furthest byte any fragment reached */
+    struct net_buf *buf; /* the payload so far */
+    lwt_t *timer;
+    uint8_t bitmap[(BLOCKS + 7) / 8];
+};
+
+static void entry_free(struct net_stack *s, struct ip4_reasm_entry *e)
+{
+    struct ip4_reasm *r = &s->reasm;
+    for (struct ip4_reasm_entry **link = &r->list; *link; link = &(*link)->next) {
+        if (*link == e) {
+            *link = e->next;
+            break;
+        }
+    }
+    r->count--;
+    if (e->buf) {
+        r->bytes -= e->buf->cap;
+        net_buf_unref(e->buf);
+    }
+    if (e->timer) {
+        lwt_t *t = e->timer;
+        e->timer = NULL;
+        lwt_cancel(t);
+        lwt_unref(t);
+    }
+    free(e);
+}
+
+void ip4_reasm__destroy(struct net_stack *s)
+{
+    while (s->reasm.list)
+        entry_free(s, s->reasm.list);
+}
+
+static lwt_t *expired(void *v, void *ctx)
+{
+    (void)v;
+    struct ip4_reasm_entry *e = *(struct ip4_reasm_entry **)ctx;
+    lwt_unref(e->timer); /* the chain runs to its end without our reference */
+    e->timer = NULL;
+    e->stack->stats.reasm_timeout++;
+    entry_free(e->stack, e);
+    return lwt_return(NULL);
+}
+
+static struct ip4_reasm_entry *find_or_add(struct net_stack *s, const struct ip4_hdr *h)
+{
+    struct ip4_reasm *r = &s->reasm;
+    for (struct ip4_reasm_entry *e = r->list; e; e = e->next)
+        if (e->src == h->src && e->dst == h->dst && e->id == h->id && e->proto == h->proto)
+            return e;
+    if (r->count >= NET_REASM_MAX)
+        return NULL;
+    struct ip4_reasm_entry *e = malloc(sizeof *e);
+    if (!e)
+        return NULL;
+    memset(e, 0, sizeof *e);
+    e->stack = s;
+    e->src = h->src;
+    e->dst = h->dst;
+    e->id = h->id;
+    e->proto = h->proto;
+    e->next = r->list;
+    r->list = e;
+    r->count++;
+    e->timer = lwt_bind(sched_sleep(IP4_REASM_TIMEOUT_NS), expired, LWT_CTX(e));
+    return e;
+}
+
+/* Makes room for payload bytes up to `end`; false past the memory bound. */
+static bool reserve(struct net_stack *s, struct ip4_reasm_entry *e, size_t end)
+{
+    size_t cap = e->buf ? e->buf->cap : 0;
+    if (end <= cap)
+        return true;
+    size_t want = cap ? cap : 2048;
+    while (want < end)
+        want *= 2;
+    if (want > IP4_MAX_PACKET)
+        want = IP4_MAX_PACKET;
+    if (s->reasm.bytes - cap + want > NET_REASM_BYTES_MAX)
+        return false;
+    struct net_buf *b = net_buf_new(want);
+    if (!b)
+        return false;
+    if (e->buf) {
+        memcpy(b->data, e->buf->data, cap);
+        net_buf_unref(e->buf);
+    }
+    s->reasm.bytes += want - cap;
+    e->buf = b;
+    return true;
+}
+
+int ip4_reasm__input(struct net_stack *s, const struct ip4_hdr *h, struct net_slice *pkt, struct net_slice *out)
+{
+    size_t len = h->total_len - h->hlen;
+    size_t off = h->frag_off;
+    int rc = -LWT_EBADMSG;
+    struct ip4_reasm_entry *e = NULL;
+    /* Every fragment but the last must carry whole blocks; nothing may be
+     * empty; the parser has checked off + len <= 65535. */
+    if (len == 0 || (h->mf && len % 8))
+        goto drop;
+    rc = -LWT_ENOBUFS;
+    if (!(e = find_or_add(s, h)) || !reserve(s, e, off + len))
+        goto drop;
+    if (!h->mf) {
+        if ((e->total && e->total != off + len) || e->max_end > off + len) {
+            rc = -LWT_EBADMSG; /* two different ends: a lie */
+            goto drop_entry;
+        }
+        e->total = (uint32_t)(off + len);
+    }
+    if (e->total && off + len > e->total) {
+        rc = -LWT_EBADMSG;
+        goto drop_entry;
+    }
+    memcpy(e->buf->data + off, net_slice_data(pkt) + h->hlen, len);
+    if (off + len > e->max_end)
+        e->max_end = (uint32_t)(off + len);
+    for (size_t b = off / 8; b < (off + len + 7) / 8; b++) {
+        if (!(e->bitmap[b / 8] & (1u << (b % 8)))) {
+            e->bitmap[b / 8] |= (uint8_t)(1u << (b % 8));
+            e->have++;
+        }
+    }
+    net_slice_release(pkt);
+    if (!e->total || e->have != (e->total + 7) / 8)
+        return 0;
+    *out = (struct net_slice){net_buf_ref(e->buf), 0, e->total};
+    s->stats.reasm_ok++;
+    entry_free(s, e);
+    return 1;
+
+drop_entry:
+    entry_free(s, e);
+drop:
+    s->stats.reasm_dropped++;
+    net_slice_release(pkt);
+    return rc;
+}
