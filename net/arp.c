@@ -267,9 +267,12 @@ void arp__input(struct net_stack *s, struct net_slice *pkt)
         return;
     }
     uint32_t me = s->cfg.addr;
-    if (!me || a.spa == 0 || a.spa == me)
+    if (a.spa == 0 || (me && a.spa == me))
         return; /* probes, and our own announcements echoed back */
-    bool for_us = a.tpa == me;
+    /* Without an address we answer nothing, but a reply still completes a
+     * resolution that was under way (a packet queued before the address
+     * went away still goes out). */
+    bool for_us = me && a.tpa == me;
     learn(s, a.spa, a.sha, for_us);
     if (for_us && a.op == ARP_OP_REQUEST) {
         arp_send(s, ARP_OP_REPLY, a.sha, a.sha, a.spa, me);

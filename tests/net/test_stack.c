@@ -679,6 +679,37 @@ static void entries_are_refreshed_while_used_and_expire_when_not(void **state)
     udp_close(ub);
 }
 
+static void queued_packet_goes_out_after_the_address_is_removed(void **state)
+{
+    (void)state;
+    struct udp_sock *ua;
+    assert_int_equal(udp_bind(t.a, 0, &ua), 0);
+    t.raw_answers_arp = false; /* answer later, by hand */
+    lwt_unref(udp_sendto(ua, IP_R, 9, "bye", 3));
+    struct ip4_config none = {0};
+    assert_int_equal(net_stack_configure(t.a, &none), 0);
+    uint8_t f[ETH_HDR_LEN + ARP_LEN];
+    size_t n = put_eth(f, MAC_A, ETH_TYPE_ARP);
+    struct net_wr w = net_wr_mem(f + n, ARP_LEN);
+    struct arp_pkt a = {.op = ARP_OP_REPLY, .spa = IP_R, .tpa = IP_A};
+    memcpy(a.sha, MAC_R, 6);
+    memcpy(a.tha, MAC_A, 6);
+    arp_write(&w, 0, &a);
+    raw_clear();
+    raw_send_bytes(f, sizeof f);
+    run_for(1000);
+    size_t udp = 0;
+    for (size_t i = 0; i < t.nraw; i++) {
+        struct net_slice s = t.raw[i];
+        struct ip4_hdr h;
+        net_slice_pull(&s, ETH_HDR_LEN);
+        if (ip4_parse(&s, &h) == 0 && h.proto == IP4_PROTO_UDP && h.dst == IP_R)
+            udp++;
+    }
+    assert_int_equal(udp, 1);
+    udp_close(ua);
+}
+
 static void freeing_a_busy_stack_leaks_nothing(void **state)
 {
     (void)state;
@@ -715,6 +746,7 @@ int main(void)
         T(requests_for_us_are_answered),
         T(unresolved_address_gives_up_and_queue_is_bounded),
         T(entries_are_refreshed_while_used_and_expire_when_not),
+        T(queued_packet_goes_out_after_the_address_is_removed),
         T(freeing_a_busy_stack_leaks_nothing),
     };
     return RUN_TESTS(tests);
