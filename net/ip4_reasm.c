@@ -116,13 +116,16 @@ static bool reserve(struct net_stack *s, struct ip4_reasm_entry *e, size_t end)
 
 int ip4_reasm__input(struct net_stack *s, const struct ip4_hdr *h, struct net_slice *pkt, struct net_slice *out)
 {
-    size_t len = h->total_len - h->hlen;
     size_t off = h->frag_off;
     int rc = -LWT_EBADMSG;
     struct ip4_reasm_entry *e = NULL;
-    /* Every fragment but the last must carry whole blocks; nothing may be
-     * empty; the parser has checked off + len <= 65535. */
-    if (len == 0 || (h->mf && len % 8))
+    /* The parser has checked these (and off + len <= 65535); said again so
+     * that no length below can wrap. Every fragment but the last must carry
+     * whole blocks; none may be empty. */
+    if (h->total_len <= h->hlen || h->total_len > pkt->len)
+        goto drop;
+    size_t len = (size_t)h->total_len - h->hlen;
+    if (len > IP4_MAX_PACKET - off || (h->mf && len % 8))
         goto drop;
     rc = -LWT_ENOBUFS;
     if (!(e = find_or_add(s, h)) || !reserve(s, e, off + len))
