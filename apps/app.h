@@ -10,8 +10,13 @@
 #include "console.h"
 #include "lwt.h"
 
+struct net_stack; /* net/stack.h */
+
 struct app_devices {
     struct console *console; /* borrowed for the life of the app */
+    /* The network stack (net/stack.h), configured, for apps built as
+     * network apps; NULL otherwise. Borrowed for the life of the app. */
+    struct net_stack *net;
 };
 
 /* argc/argv: the command line (on Xen: the words of extra=). */

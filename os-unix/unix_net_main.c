@@ -1,0 +1,425 @@
+/* main() for network apps on the Unix "direct" target: Tessera's own stack
+ * over a tap device. Opens the tap, builds the stack, gives it an address
+ * (static, or from DHCP), runs app_main with dev.net set, and on the way
+ * out prints the device and stack counters on stderr, one `stats:` line,
+ * so that tests can check them.
+ *
+ *     NAME [--engine E] [--log SPEC] --tap IFNAME [--mac aa:bb:cc:dd:ee:ff]
+ *          (--ip A.B.C.D/PREFIX [--gateway G] | --dhcp) [--mtu N]
+ *          [--] [app args...]
+ *
+ * Options are read up to the first word that is not one of ours (or `--`);
+ * that word and the rest go to the app. Exit status: 0 when the app's main
+ * promise is fulfilled, 1 when it is rejected or the tap or stack cannot be
+ * set up, 2 for bad options (ours, or the app's: a main promise rejected
+ * with -LWT_EINVAL at once). Linked into each network app's
+ * executable, like unix_app_main.c for the others.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "dhcp_client.h"
+#include "log.h"
+#include "scheduler.h"
+#include "stack.h"
+#include "unix_console.h"
+#include "unix_platform.h"
+#include "unix_tap.h"
+#include "wire_ip4.h"
+
+#define EXIT_USAGE 2
+
+static struct log_source main_log = LOG_SOURCE("main");
+
+struct options {
+    const char *engine, *log_spec, *tap;
+    uint8_t mac[6];
+    bool has_mac, has_ip, dhcp;
+    struct ip4_config ip;
+    uint16_t mtu;
+    int app_argc; /* the app's words, argv[0] included */
+    char **app_argv;
+};
+
+static void usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "usage: %s [--engine libev|select] [--log SPEC] --tap IFNAME [--mac aa:bb:cc:dd:ee:ff]\n"
+            "       (--ip A.B.C.D/PREFIX [--gateway A.B.C.D] | --dhcp) [--mtu N] [--] [app args...]\n",
+            prog);
+}
+
+static int parse_uint(const char *text, unsigned long max, unsigned long *out)
+{
+    unsigned long v = 0;
+    if (!*text)
+        return -1;
+    for (; *text; text++) {
+        if (*text < '0' || *text > '9')
+            return -1;
+        v = v * 10 + (unsigned long)(*text - '0');
+        if (v > max)
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* "aa:bb:cc:dd:ee:ff", unicast only: the stack is one host. */
+static int parse_mac(const char *text, uint8_t mac[6])
+{
+    for (int i = 0; i < 6; i++) {
+        int hi = hex_digit(text[0]), lo = hi < 0 ? -1 : hex_digit(text[1]);
+        if (lo < 0)
+            return -1;
+        mac[i] = (uint8_t)(hi << 4 | lo);
+        text += 2;
+        if (*text != (i < 5 ? ':' : '\0'))
+            return -1;
+        text++;
+    }
+    return (mac[0] & 1) ? -1 : 0;
+}
+
+/* "A.B.C.D/PREFIX" with a prefix of 1..32. */
+static int parse_cidr(const char *text, struct ip4_config *c)
+{
+    const char *slash = strchr(text, '/');
+    char addr[16];
+    unsigned long prefix;
+    if (!slash || (size_t)(slash - text) >= sizeof addr)
+        return -1;
+    memcpy(addr, text, (size_t)(slash - text));
+    addr[slash - text] = '\0';
+    if (ip4_aton(addr, &c->addr) < 0 || c->addr == 0 || parse_uint(slash + 1, 32, &prefix) < 0 || prefix == 0)
+        return -1;
+    c->netmask = (uint32_t)(0xffffffffull << (32 - prefix));
+    return 0;
+}
+
+/* 0, or EXIT_USAGE after saying what is wrong. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    const char *prog = argv[0];
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *opt = argv[i];
+        if (strcmp(opt, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
+            usage(stdout, prog);
+            exit(0);
+        }
+        if (strcmp(opt, "--dhcp") == 0) {
+            o->dhcp = true;
+            continue;
+        }
+        bool ours = strcmp(opt, "--engine") == 0 || strcmp(opt, "--log") == 0 || strcmp(opt, "--tap") == 0 ||
+                    strcmp(opt, "--mac") == 0 || strcmp(opt, "--ip") == 0 || strcmp(opt, "--gateway") == 0 ||
+                    strcmp(opt, "--mtu") == 0;
+        if (!ours)
+            break; /* the app's */
+        if (i + 1 >= argc) {
+            fprintf(stderr, "%s: %s needs a value\n", prog, opt);
+            goto bad;
+        }
+        const char *val = argv[++i];
+        unsigned long n;
+        if (strcmp(opt, "--engine") == 0) {
+            o->engine = val;
+        } else if (strcmp(opt, "--log") == 0) {
+            o->log_spec = val;
+        } else if (strcmp(opt, "--tap") == 0) {
+            if (!*val || strlen(val) > 15) {
+                fprintf(stderr, "%s: --tap '%s': an interface name has 1 to 15 characters\n", prog, val);
+                goto bad;
+            }
+            o->tap = val;
+        } else if (strcmp(opt, "--mac") == 0) {
+            if (parse_mac(val, o->mac) < 0) {
+                fprintf(stderr, "%s: --mac '%s': expected a unicast address such as 02:00:00:00:00:01\n", prog, val);
+                goto bad;
+            }
+            o->has_mac = true;
+        } else if (strcmp(opt, "--ip") == 0) {
+            if (parse_cidr(val, &o->ip) < 0) {
+                fprintf(stderr, "%s: --ip '%s': expected A.B.C.D/PREFIX, such as 10.0.0.2/24\n", prog, val);
+                goto bad;
+            }
+            o->has_ip = true;
+        } else if (strcmp(opt, "--gateway") == 0) {
+            if (ip4_aton(val, &o->ip.gateway) < 0) {
+                fprintf(stderr, "%s: --gateway '%s': expected A.B.C.D\n", prog, val);
+                goto bad;
+            }
+        } else if (strcmp(opt, "--mtu") == 0) {
+            if (parse_uint(val, 65535, &n) < 0 || n < 68) {
+                fprintf(stderr, "%s: --mtu '%s': expected 68..65535\n", prog, val);
+                goto bad;
+            }
+            o->mtu = (uint16_t)n;
+        }
+    }
+    if (!o->tap) {
+        fprintf(stderr, "%s: --tap IFNAME is required\n", prog);
+        goto bad;
+    }
+    if (o->has_ip == o->dhcp) {
+        fprintf(stderr, "%s: give exactly one of --ip A.B.C.D/PREFIX and --dhcp\n", prog);
+        goto bad;
+    }
+    if (o->ip.gateway && !o->has_ip) {
+        fprintf(stderr, "%s: --gateway goes with --ip (DHCP supplies its own)\n", prog);
+        goto bad;
+    }
+    if (o->ip.gateway && (o->ip.gateway & o->ip.netmask) != (o->ip.addr & o->ip.netmask)) {
+        fprintf(stderr, "%s: --gateway must be on the --ip subnet\n", prog);
+        goto bad;
+    }
+    /* The app sees its own words behind the program name. */
+    argv[i - 1] = (char *)prog;
+    o->app_argc = argc - (i - 1);
+    o->app_argv = argv + (i - 1);
+    return 0;
+bad:
+    usage(stderr, prog);
+    return EXIT_USAGE;
+}
+
+/* ---- Statistics --------------------------------------------------------- */
+
+struct counter {
+    const char *name;
+    size_t off;
+};
+
+#define NETIF_COUNTER(f) #f, offsetof(struct netif_stats, f)
+#define STACK_COUNTER(f) #f, offsetof(struct net_stack_stats, f)
+
+static const struct counter netif_counters[] = {
+    {NETIF_COUNTER(rx_frames)}, {NETIF_COUNTER(rx_bytes)},   {NETIF_COUNTER(rx_dropped)}, {NETIF_COUNTER(tx_frames)},
+    {NETIF_COUNTER(tx_bytes)},  {NETIF_COUNTER(tx_dropped)}, {NETIF_COUNTER(tx_errors)},
+};
+
+static const struct counter stack_counters[] = {
+    {STACK_COUNTER(eth_in)},
+    {STACK_COUNTER(eth_not_for_us)},
+    {STACK_COUNTER(eth_bad)},
+    {STACK_COUNTER(eth_unknown_type)},
+    {STACK_COUNTER(arp_in)},
+    {STACK_COUNTER(arp_bad)},
+    {STACK_COUNTER(arp_requests_answered)},
+    {STACK_COUNTER(arp_queue_dropped)},
+    {STACK_COUNTER(arp_unresolved)},
+    {STACK_COUNTER(ip_in)},
+    {STACK_COUNTER(ip_bad)},
+    {STACK_COUNTER(ip_not_for_us)},
+    {STACK_COUNTER(ip_unknown_proto)},
+    {STACK_COUNTER(ip_out)},
+    {STACK_COUNTER(ip_out_fragments)},
+    {STACK_COUNTER(reasm_ok)},
+    {STACK_COUNTER(reasm_timeout)},
+    {STACK_COUNTER(reasm_dropped)},
+    {STACK_COUNTER(icmp_in)},
+    {STACK_COUNTER(icmp_bad)},
+    {STACK_COUNTER(icmp_echo_answered)},
+    {STACK_COUNTER(icmp_unreach_sent)},
+    {STACK_COUNTER(icmp_rate_limited)},
+    {STACK_COUNTER(udp_in)},
+    {STACK_COUNTER(udp_bad)},
+    {STACK_COUNTER(udp_no_port)},
+    {STACK_COUNTER(udp_queue_full)},
+    {STACK_COUNTER(udp_out)},
+};
+
+/* A counter added to either struct must be added here too. */
+_Static_assert(sizeof netif_counters / sizeof netif_counters[0] == sizeof(struct netif_stats) / sizeof(uint64_t),
+               "every netif counter is printed");
+_Static_assert(sizeof stack_counters / sizeof stack_counters[0] == sizeof(struct net_stack_stats) / sizeof(uint64_t),
+               "every stack counter is printed");
+
+static size_t append_counters(char *buf, size_t size, size_t len, const void *stats, const struct counter *c, size_t n)
+{
+    for (size_t i = 0; i < n && len < size; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)stats + c[i].off, sizeof v);
+        int w = snprintf(buf + len, size - len, " %s=%llu", c[i].name, (unsigned long long)v);
+        len += w > 0 ? (size_t)w : 0;
+    }
+    return len;
+}
+
+/* One line, written at once, after the log lines still buffered. */
+static void print_stats(const struct netif *nif, const struct net_stack *s, const struct dhcp_client *dhcp)
+{
+    char buf[2048];
+    size_t len = (size_t)snprintf(buf, sizeof buf, "stats:");
+    len = append_counters(buf, sizeof buf, len, &nif->stats, netif_counters,
+                          sizeof netif_counters / sizeof netif_counters[0]);
+    len = append_counters(buf, sizeof buf, len, net_stack_stats(s), stack_counters,
+                          sizeof stack_counters / sizeof stack_counters[0]);
+    if (dhcp && len < sizeof buf)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, " dhcp_renewals=%u dhcp_bad_replies=%u",
+                                dhcp_client_renewals(dhcp), dhcp_client_bad_replies(dhcp));
+    if (len >= sizeof buf - 1)
+        len = sizeof buf - 2;
+    buf[len++] = '\n';
+    unix_console_flush();
+    fwrite(buf, 1, len, stderr);
+    fflush(stderr);
+}
+
+/* ---- Address configuration ---------------------------------------------- */
+
+/* Waits for the first lease, or a shutdown request. 1 once bound, 0 if asked
+ * to stop first, or a negative code. */
+static int wait_for_lease(struct dhcp_client *dhcp)
+{
+    lwt_t *bound = dhcp_client_bound(dhcp);
+    lwt_t *watch = lwt_ref(bound);
+    /* protected: the shutdown winning must not cancel the client's own
+     * promise. */
+    lwt_t *ps[2] = {lwt_protected(bound), sched_shutdown_requested()};
+    int rc = sched_run(lwt_pick(ps, 2), NULL);
+    enum lwt_state st = lwt_state(watch);
+    if (st == LWT_REJECTED)
+        rc = lwt_error(watch);
+    lwt_unref(watch);
+    if (rc < 0)
+        return rc;
+    return st == LWT_FULFILLED;
+}
+
+static void log_lease(const struct dhcp_lease *l)
+{
+    char a[16], m[16], g[16], sv[16];
+    log_info(&main_log, "lease: address %s netmask %s gateway %s server %s for %lu s, renewal after %lu s",
+             ip4_ntoa(l->addr, a), ip4_ntoa(l->netmask, m), l->gateway ? ip4_ntoa(l->gateway, g) : "none",
+             ip4_ntoa(l->server, sv), (unsigned long)l->lease_s, (unsigned long)l->t1_s);
+}
+
+/* What to check when the tap cannot be opened. */
+static const char *tap_hint(int rc)
+{
+    switch (-rc) {
+    case LWT_EPERM:
+    case LWT_EACCES:
+        return " (needs root or CAP_NET_ADMIN)";
+    case LWT_ENOENT:
+    case LWT_ENODEV:
+        return " (is there a /dev/net/tun? modprobe tun)";
+    case LWT_EBUSY:
+        return " (another process holds it)";
+    case LWT_EINVAL:
+        return " (an interface that is not a tap has that name, or the MTU is out of range)";
+    default:
+        return "";
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    int rc = parse_options(argc, argv, &o);
+    if (rc)
+        return rc;
+
+    if (o.log_spec && log_configure(o.log_spec) < 0) {
+        fprintf(stderr, "%s: --log '%s': expected a level or name=level list, such as info or arp=debug\n", argv[0],
+                o.log_spec);
+        return EXIT_USAGE;
+    }
+    rc = unix_platform_start(o.engine);
+    if (rc < 0) {
+        fprintf(stderr, "%s: cannot start the platform: %s\n", argv[0], lwt_strerror(rc));
+        return rc == -LWT_EINVAL ? EXIT_USAGE : 1;
+    }
+
+    int status = 1;
+    struct unix_tap *tap = NULL;
+    struct net_stack *stack = NULL;
+    struct dhcp_client *dhcp = NULL;
+    struct netif *nif = NULL;
+    rc = unix_tap_open(o.tap, o.has_mac ? o.mac : NULL, o.mtu, &tap);
+    if (rc < 0) {
+        unix_console_flush();
+        fprintf(stderr, "%s: cannot open tap '%s': %s%s\n", argv[0], o.tap, lwt_strerror(rc), tap_hint(rc));
+        goto out;
+    }
+    nif = unix_tap_netif(tap);
+
+    rc = net_stack_new(nif, &stack);
+    if (rc < 0) {
+        log_error(&main_log, "cannot create the stack: %s", lwt_strerror(rc));
+        goto out;
+    }
+
+    if (o.has_ip) {
+        rc = net_stack_configure(stack, &o.ip);
+        if (rc < 0) {
+            /* The stack refuses the subnet's network or broadcast address. */
+            log_error(&main_log, "--ip: cannot use this address: %s", lwt_strerror(rc));
+            status = EXIT_USAGE;
+            goto stats;
+        }
+    } else {
+        rc = dhcp_client_start(stack, &dhcp);
+        if (rc < 0) {
+            log_error(&main_log, "cannot start the DHCP client: %s", lwt_strerror(rc));
+            goto stats;
+        }
+        log_info(&main_log, "dhcp: waiting for a lease");
+        rc = wait_for_lease(dhcp);
+        if (rc < 0) {
+            log_error(&main_log, "dhcp: %s", lwt_strerror(rc));
+            goto stats;
+        }
+        if (rc == 0) {
+            log_info(&main_log, "stopped before a lease was bound");
+            status = 0;
+            goto stats;
+        }
+        log_lease(dhcp_client_lease(dhcp));
+    }
+
+    struct app_devices dev = {.console = unix_console_stdout(), .net = stack};
+    lwt_t *app = app_main(&dev, o.app_argc, o.app_argv);
+    /* An app that refuses its arguments does so at once: a usage error. */
+    bool refused = lwt_state(app) == LWT_REJECTED && lwt_error(app) == -LWT_EINVAL;
+    rc = sched_run(app, NULL);
+    if (rc < 0)
+        log_error(&main_log, "stopped: %s", lwt_strerror(rc));
+    status = refused ? EXIT_USAGE : rc < 0 ? 1 : 0;
+
+stats:
+    print_stats(nif, stack, dhcp);
+out:
+    /* Top down: nothing may outlive what it stands on. */
+    if (dhcp) {
+        dhcp_client_stop(dhcp);
+        /* One more turn: the client's RELEASE goes out and its last
+         * callbacks run while the stack is still there. */
+        sched_run(sched_pause(), NULL);
+    }
+    if (stack)
+        net_stack_free(stack);
+    unix_tap_close(tap);
+    unix_platform_stop();
+    return status;
+}
