@@ -21,7 +21,7 @@ void arp__init(struct net_stack *s)
     c->queue = NULL;
     c->queue_tail = &c->queue;
     c->queue_len = 0;
-    c->retry_timer = NULL;
+    net_timer_init(&c->retry_timer);
 }
 
 static void drop_queued(struct arp_cache *c, struct arp_queued **link)
@@ -40,11 +40,7 @@ void arp__destroy(struct net_stack *s)
     struct arp_cache *c = &s->arp;
     while (c->queue)
         drop_queued(c, &c->queue);
-    if (c->retry_timer) {
-        lwt_cancel(c->retry_timer);
-        lwt_unref(c->retry_timer);
-        c->retry_timer = NULL;
-    }
+    net_timer_stop(&c->retry_timer);
 }
 
 struct arp_fill {
@@ -151,13 +147,10 @@ static void drop_queue_for(struct net_stack *s, uint32_t ip)
 
 static void arm_retry(struct net_stack *s);
 
-static lwt_t *retry_fired(void *v, void *ctx)
+static void retry_fired(void *arg)
 {
-    (void)v;
-    struct net_stack *s = *(struct net_stack **)ctx;
+    struct net_stack *s = arg;
     struct arp_cache *c = &s->arp;
-    lwt_unref(c->retry_timer);
-    c->retry_timer = NULL;
     uint64_t now = sched_now();
     for (size_t i = 0; i < NET_ARP_CACHE_MAX; i++) {
         struct arp_entry *e = &c->entries[i];
@@ -173,14 +166,13 @@ static lwt_t *retry_fired(void *v, void *ctx)
         send_request(s, e->ip, NULL);
     }
     arm_retry(s);
-    return lwt_return(NULL);
 }
 
 /* One timer for every pending entry, set for the earliest retry. */
 static void arm_retry(struct net_stack *s)
 {
     struct arp_cache *c = &s->arp;
-    if (c->retry_timer)
+    if (net_timer_armed(&c->retry_timer))
         return;
     uint64_t first = UINT64_MAX;
     for (size_t i = 0; i < NET_ARP_CACHE_MAX; i++)
@@ -188,9 +180,7 @@ static void arm_retry(struct net_stack *s)
             first = c->entries[i].next_try;
     if (first == UINT64_MAX)
         return;
-    /* Our reference is dropped when it fires (retry_fired) or when it is
-     * cancelled (arp__destroy). */
-    c->retry_timer = lwt_bind(sched_sleep_until(first), retry_fired, LWT_CTX(s));
+    net_timer_start(&c->retry_timer, first, retry_fired, s);
 }
 
 bool arp__lookup(struct net_stack *s, uint32_t ip, uint8_t mac[ETH_ALEN])

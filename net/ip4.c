@@ -29,6 +29,12 @@ static void deliver(struct net_stack *s, const struct ip4_hdr *h, const uint8_t 
     case IP4_PROTO_UDP:
         udp__input(s, h, hdr_bytes, payload);
         break;
+    case IP4_PROTO_TCP:
+        if (h->dst == s->cfg.addr)
+            tcp__input(s, h, payload);
+        else
+            s->stats.ip_not_for_us++;
+        break;
     default:
         s->stats.ip_unknown_proto++;
         /* hdr_bytes is NULL for a reassembled datagram: no error then. */
@@ -76,7 +82,7 @@ void ip4__input(struct net_stack *s, struct net_slice *pkt)
 /* Copies bytes [off, off + n) of the payload's concatenated parts to dst. */
 static void payload_copy(const struct ip4_payload *p, size_t off, size_t n, uint8_t *dst)
 {
-    for (int i = 0; i < 2 && n; i++) {
+    for (int i = 0; i < IP4_PAYLOAD_PARTS && n; i++) {
         if (off >= p->len[i]) {
             off -= p->len[i];
             continue;

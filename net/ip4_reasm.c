@@ -21,7 +21,7 @@ struct ip4_reasm_entry {
     uint32_t have;       /* blocks present */
     uint32_t max_end;    /* the furthest byte any fragment reached */
     struct net_buf *buf; /* the payload so far */
-    lwt_t *timer;
+    struct net_timer timer;
     uint8_t bitmap[(BLOCKS + 7) / 8];
 };
 
@@ -39,12 +39,7 @@ static void entry_free(struct net_stack *s, struct ip4_reasm_entry *e)
         r->bytes -= e->buf->cap;
         net_buf_unref(e->buf);
     }
-    if (e->timer) {
-        lwt_t *t = e->timer;
-        e->timer = NULL;
-        lwt_cancel(t);
-        lwt_unref(t);
-    }
+    net_timer_stop(&e->timer);
     free(e);
 }
 
@@ -54,15 +49,11 @@ void ip4_reasm__destroy(struct net_stack *s)
         entry_free(s, s->reasm.list);
 }
 
-static lwt_t *expired(void *v, void *ctx)
+static void expired(void *arg)
 {
-    (void)v;
-    struct ip4_reasm_entry *e = *(struct ip4_reasm_entry **)ctx;
-    lwt_unref(e->timer); /* the chain runs to its end without our reference */
-    e->timer = NULL;
+    struct ip4_reasm_entry *e = arg;
     e->stack->stats.reasm_timeout++;
     entry_free(e->stack, e);
-    return lwt_return(NULL);
 }
 
 static struct ip4_reasm_entry *find_or_add(struct net_stack *s, const struct ip4_hdr *h)
@@ -85,7 +76,10 @@ static struct ip4_reasm_entry *find_or_add(struct net_stack *s, const struct ip4
     e->next = r->list;
     r->list = e;
     r->count++;
-    e->timer = lwt_bind(sched_sleep(IP4_REASM_TIMEOUT_NS), expired, LWT_CTX(e));
+    if (net_timer_start(&e->timer, sched_now() + IP4_REASM_TIMEOUT_NS, expired, e) < 0) {
+        entry_free(s, e);
+        return NULL;
+    }
     return e;
 }
 

@@ -19,6 +19,10 @@ int net_stack_new(struct netif *nif, struct net_stack **out)
     s->icmp.tokens_at = sched_now();
     /* Different stacks start their IP ids apart (MAC bytes). */
     s->ip_id = (uint16_t)(nif->mac[4] << 8 | nif->mac[5]);
+    if (tcp__init(s) < 0) {
+        free(s);
+        return -LWT_ENOMEM;
+    }
     netif_listen(nif, eth__input, s);
     *out = s;
     return 0;
@@ -29,6 +33,7 @@ void net_stack_free(struct net_stack *s)
     if (!s)
         return;
     netif_listen(s->nif, NULL, NULL);
+    tcp__destroy(s);
     udp__destroy(s);
     ip4_reasm__destroy(s);
     arp__destroy(s);
@@ -72,4 +77,9 @@ const struct net_stack_stats *net_stack_stats(const struct net_stack *s)
 struct netif *net_stack_netif(const struct net_stack *s)
 {
     return s->nif;
+}
+
+void net_stack_seed(struct net_stack *s, const void *bytes, size_t len)
+{
+    tcp__seed(s, bytes, len);
 }

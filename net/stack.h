@@ -55,6 +55,11 @@ int net_stack_new(struct netif *nif, struct net_stack **out);
  * -LWT_ESHUTDOWN), cancels timers, drops queued packets, stops listening. */
 void net_stack_free(struct net_stack *s);
 
+/* Mixes len bytes of the platform's entropy into the stack's secrets (the
+ * key of TCP's initial sequence numbers, RFC 6528). Without it they come
+ * from the MAC and the clock only. */
+void net_stack_seed(struct net_stack *s, const void *bytes, size_t len);
+
 /* Static configuration (or a DHCP lease): takes effect at once and
  * announces the address with a gratuitous ARP. addr 0 removes the address.
  * 0, or -LWT_EINVAL for an inconsistent configuration. */

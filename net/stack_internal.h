@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "net_timer.h"
 #include "stack.h"
 #include "wire_eth.h"
 #include "wire_icmp.h"
@@ -42,7 +43,7 @@ struct arp_cache {
     struct arp_entry entries[NET_ARP_CACHE_MAX];
     struct arp_queued *queue, **queue_tail;
     size_t queue_len;
-    lwt_t *retry_timer; /* while any entry is pending */
+    struct net_timer retry_timer; /* while any entry is pending */
 };
 
 #define ARP_LIFETIME_NS (120 * SCHED_NS_PER_S)
@@ -62,16 +63,18 @@ void arp__announce(struct net_stack *s);
 
 /* ---- IPv4 (ip4.c, ip4_reasm.c) ------------------------------------------ */
 
-/* Up to two byte ranges sent back to back as one IP payload: an upper
- * layer's header and its data. Borrowed for the call. */
+/* Up to three byte ranges sent back to back as one IP payload: an upper
+ * layer's header and its data (which may wrap around a ring). Borrowed for
+ * the call. */
+#define IP4_PAYLOAD_PARTS 3
 struct ip4_payload {
-    const uint8_t *part[2];
-    size_t len[2];
+    const uint8_t *part[IP4_PAYLOAD_PARTS];
+    size_t len[IP4_PAYLOAD_PARTS];
 };
 
 static inline size_t ip4_payload_len(const struct ip4_payload *p)
 {
-    return p->len[0] + p->len[1];
+    return p->len[0] + p->len[1] + p->len[2];
 }
 
 void ip4__input(struct net_stack *s, struct net_slice *pkt);
@@ -124,8 +127,16 @@ void udp__destroy(struct net_stack *s);
 
 /* ---- The stack (stack.c) ------------------------------------------------ */
 
+struct tcp_state_all; /* tcp_internal.h */
+
+int tcp__init(struct net_stack *s);
+void tcp__destroy(struct net_stack *s);
+void tcp__input(struct net_stack *s, const struct ip4_hdr *ip, struct net_slice *seg);
+void tcp__seed(struct net_stack *s, const void *bytes, size_t len);
+
 struct net_stack {
     struct netif *nif;
+    struct tcp_state_all *tcp;
     struct ip4_config cfg;
     struct net_stack_stats stats;
     struct arp_cache arp;

@@ -1,0 +1,573 @@
+/* TCP input: segment arrival (RFC 9293 §3.10.7) with the RFC 5961 checks
+ * against blind resets and injection, PAWS (RFC 7323), window updates,
+ * RTT samples, NewReno and SACK loss recovery on the sender's side, and on
+ * the receiver's side in-order delivery, the out-of-order queue (bounded)
+ * and delayed ACKs. */
+#include "lwt_errno.h"
+#include "tcp_internal.h"
+
+struct seg {
+    const struct ip4_hdr *ip;
+    struct tcp_hdr h;
+    const uint8_t *data; /* the payload */
+    uint32_t len;        /* payload bytes */
+    uint32_t seg_len;    /* len plus one for SYN and one for FIN */
+};
+
+static void challenge_ack(struct tcp_pcb *p)
+{
+    /* RFC 5961 §7 asks for a rate limit; ACKs are small and this one
+     * answers only segments that got past the sequence checks. */
+    tcp__all(p->stack)->stats.challenge_acks++;
+    tcp__send_ack(p);
+}
+
+/* ---- The receiver's side ----------------------------------------------- */
+
+/* Puts bytes [seq, seq + len) at their place past the in-order data, and
+ * remembers the range. Bounded by the window and TCP_OOO_MAX ranges. */
+static void ooo_insert(struct tcp_pcb *p, uint32_t seq, const uint8_t *d, uint32_t len, bool fin)
+{
+    struct tcp_state_all *t = tcp__all(p->stack);
+    uint32_t off = seq - p->rcv_nxt;
+    if (off + len > tcp_ring_space(&p->rcvbuf)) {
+        t->stats.ooo_dropped++;
+        return;
+    }
+    struct tcp_ooo **link = &p->ooo;
+    while (*link && seq_lt((*link)->seq, seq))
+        link = &(*link)->next;
+    if (*link && (*link)->seq == seq && (*link)->len >= len) {
+        t->stats.dup_segs++;
+        return;
+    }
+    if (p->ooo_count >= TCP_OOO_MAX) {
+        t->stats.ooo_dropped++;
+        return;
+    }
+    struct tcp_ooo *o = malloc(sizeof *o);
+    if (!o) {
+        t->stats.ooo_dropped++;
+        return;
+    }
+    tcp_ring_put_at(&p->rcvbuf, off, d, len);
+    *o = (struct tcp_ooo){*link, seq, len, fin};
+    *link = o;
+    p->ooo_count++;
+    t->memory += sizeof *o;
+    /* Merge neighbours that touch or overlap, so SACK blocks stay few. */
+    for (struct tcp_ooo *a = p->ooo; a && a->next;) {
+        struct tcp_ooo *b = a->next;
+        if (seq_le(b->seq, a->seq + a->len)) {
+            uint32_t end = seq_max(a->seq + a->len, b->seq + b->len);
+            a->len = end - a->seq;
+            a->fin = a->fin || b->fin;
+            a->next = b->next;
+            free(b);
+            p->ooo_count--;
+            t->memory -= sizeof *b;
+        } else {
+            a = b;
+        }
+    }
+}
+
+/* In-order bytes now: everything the out-of-order queue holds from
+ * rcv_nxt on becomes readable. */
+static void ooo_drain(struct tcp_pcb *p)
+{
+    struct tcp_state_all *t = tcp__all(p->stack);
+    while (p->ooo && seq_le(p->ooo->seq, p->rcv_nxt)) {
+        struct tcp_ooo *o = p->ooo;
+        uint32_t end = o->seq + o->len;
+        if (seq_gt(end, p->rcv_nxt)) {
+            uint32_t n = end - p->rcv_nxt;
+            p->rcvbuf.len += n; /* the bytes are already in place */
+            p->rcv_nxt = end;
+        }
+        if (o->fin && !p->fin_received) {
+            p->fin_received = true;
+            p->rcv_nxt++;
+        }
+        p->ooo = o->next;
+        free(o);
+        p->ooo_count--;
+        t->memory -= sizeof *o;
+    }
+}
+
+/* The segment's payload (already trimmed to the window). */
+static void receive_data(struct tcp_pcb *p, struct seg *s)
+{
+    uint32_t seq = s->h.seq;
+    const uint8_t *d = s->data;
+    uint32_t len = s->len;
+    bool fin = s->h.flags & TCP_FIN;
+    if (p->fin_received)
+        return;
+    if (seq_lt(seq, p->rcv_nxt)) {
+        uint32_t skip = p->rcv_nxt - seq;
+        if (skip >= len && !(fin && skip == len)) {
+            tcp__all(p->stack)->stats.dup_segs++;
+            p->ack_now = true; /* a duplicate: tell the peer where we are */
+            return;
+        }
+        skip = skip > len ? len : skip;
+        seq += skip, d += skip, len -= skip;
+    }
+    if (seq != p->rcv_nxt) {
+        if (len || fin)
+            ooo_insert(p, seq, d, len, fin);
+        p->ack_now = true; /* a hole: duplicate ACK with SACK (RFC 5681 §4.2) */
+        return;
+    }
+    uint32_t n = tcp_ring_write(&p->rcvbuf, d, len);
+    p->rcv_nxt += n;
+    if (n < len)
+        fin = false; /* cut by the buffer: the FIN comes again */
+    bool had_ooo = p->ooo != NULL;
+    /* Data written over the start of the queue's bytes is the same data. */
+    if (had_ooo)
+        ooo_drain(p);
+    if (fin && !p->fin_received) {
+        p->fin_received = true;
+        p->rcv_nxt++;
+    }
+    if (had_ooo || p->fin_received)
+        p->ack_now = true; /* filled a hole, or the peer is closing */
+    else if (n && ++p->segs_since_ack >= 2)
+        p->ack_now = true; /* every second full segment (RFC 5681 §4.2) */
+    else if (n && !p->delack_at)
+        p->delack_at = sched_now() + TCP_DELACK_NS;
+    tcp__wake_reader(p);
+}
+
+/* ---- The sender's side ----------------------------------------------------- */
+
+static void sack_update(struct tcp_pcb *p, const struct tcp_hdr *h)
+{
+    for (unsigned i = 0; i < h->nsack; i++) {
+        struct tcp_sack_block b = h->sack[i];
+        /* Only blocks inside what we sent and above what is acked. */
+        if (!seq_lt(b.left, b.right) || seq_le(b.right, p->snd_una) || seq_gt(b.right, p->snd_max))
+            continue;
+        b.left = seq_max(b.left, p->snd_una);
+        /* Merge into the scoreboard, kept sorted and disjoint. */
+        unsigned k = 0;
+        while (k < p->nscore && seq_lt(p->score[k].right, b.left))
+            k++;
+        unsigned m = k;
+        while (m < p->nscore && seq_le(p->score[m].left, b.right)) {
+            b.left = seq_min(b.left, p->score[m].left);
+            b.right = seq_max(b.right, p->score[m].right);
+            m++;
+        }
+        unsigned removed = m - k;
+        if (removed == 0) {
+            if (p->nscore == TCP_SACK_SCORE_MAX)
+                continue; /* full: the information is only advice */
+            memmove(&p->score[k + 1], &p->score[k], (p->nscore - k) * sizeof p->score[0]);
+            p->nscore++;
+        } else if (removed > 1) {
+            memmove(&p->score[k + 1], &p->score[m], (p->nscore - m) * sizeof p->score[0]);
+            p->nscore -= removed - 1;
+        }
+        p->score[k] = b;
+    }
+}
+
+static void sack_trim(struct tcp_pcb *p)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < p->nscore; i++) {
+        if (seq_le(p->score[i].right, p->snd_una))
+            continue;
+        p->score[k] = p->score[i];
+        p->score[k].left = seq_max(p->score[k].left, p->snd_una);
+        k++;
+    }
+    p->nscore = k;
+}
+
+static uint32_t sacked_total(const struct tcp_pcb *p)
+{
+    uint32_t n = 0;
+    for (unsigned i = 0; i < p->nscore; i++)
+        n += p->score[i].right - p->score[i].left;
+    return n;
+}
+
+static void enter_recovery(struct tcp_pcb *p)
+{
+    struct tcp_state_all *t = tcp__all(p->stack);
+    uint32_t flight = p->snd_max - p->snd_una;
+    p->ssthresh = flight / 2 > 2u * p->mss ? flight / 2 : 2u * p->mss;
+    p->in_recovery = true;
+    p->recover = p->snd_max;
+    p->rexmit_next = p->snd_una;
+    t->stats.fast_retransmits++;
+    t->stats.retransmits++;
+    /* Fast retransmit: the first unacknowledged segment, now. */
+    uint32_t len = p->snd_max - p->snd_una;
+    uint32_t data = p->sndbuf.len < len ? p->sndbuf.len : len;
+    if (data > p->mss)
+        data = p->mss;
+    if (data)
+        tcp__send_data(p, p->snd_una, data, TCP_ACK);
+    p->rexmit_next = p->snd_una + data;
+    p->cwnd = p->ssthresh + (p->sack_ok ? 0 : 3u * p->mss);
+    p->rtt_timing = false;
+}
+
+/* An ACK in a synchronised state. Returns false if the segment must be
+ * dropped (and the pcb may be gone when *gone is set). */
+static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
+{
+    struct tcp_state_all *t = tcp__all(p->stack);
+    const struct tcp_hdr *h = &s->h;
+    uint32_t ack = h->ack;
+    /* RFC 5961 §5.2: an ACK outside what we could have sent recently is
+     * answered with a challenge ACK and dropped. */
+    uint32_t lo = p->snd_una - (p->max_snd_wnd ? p->max_snd_wnd : 1);
+    if (seq_gt(ack, p->snd_max) || seq_lt(ack, lo)) {
+        challenge_ack(p);
+        return false;
+    }
+    if (p->state == TCP_SYN_RECEIVED) {
+        if (!seq_gt(ack, p->snd_una)) {
+            tcp__send_rst_for(p->stack, s->ip, h, s->seg_len);
+            return false;
+        }
+        p->state = TCP_ESTABLISHED;
+        p->snd_una = ack;
+        p->snd_wnd = (uint32_t)h->win << p->snd_wscale;
+        p->max_snd_wnd = p->snd_wnd;
+        p->snd_wl1 = h->seq;
+        p->snd_wl2 = ack;
+        if (!tcp__established(p)) {
+            *gone = true; /* refused: a full accept queue */
+            return false;
+        }
+    }
+    sack_update(p, h);
+    if (seq_gt(ack, p->snd_una)) {
+        uint32_t acked = ack - p->snd_una;
+        /* The FIN, if acked, is not in the buffer. */
+        uint32_t bytes = acked > p->sndbuf.len ? p->sndbuf.len : acked;
+        tcp_ring_drop(&p->sndbuf, bytes);
+        p->snd_una = ack;
+        if (seq_lt(p->snd_nxt, p->snd_una))
+            p->snd_nxt = p->snd_una;
+        sack_trim(p);
+        p->probes = 0;
+        /* RTT (Karn's rule: timing only of segments sent once; a timestamp
+         * echo is good for any). */
+        if (p->ts_ok && h->has_ts && h->tsecr && p->backoff == 0)
+            tcp__rtt_sample(p, (uint64_t)(uint32_t)(tcp__now_ms() - h->tsecr) * SCHED_NS_PER_MS);
+        else if (p->rtt_timing && seq_gt(ack, p->rtt_seq)) {
+            p->rtt_timing = false;
+            tcp__rtt_sample(p, sched_now() - p->rtt_start);
+        }
+        p->backoff = 0;
+        /* Congestion control. */
+        if (p->in_recovery) {
+            if (seq_ge(ack, p->recover)) {
+                p->in_recovery = false; /* full ACK (RFC 6582 §3.2 step 3) */
+                uint32_t flight = p->snd_max - p->snd_una;
+                p->cwnd = p->ssthresh < flight + p->mss ? p->ssthresh : flight + p->mss;
+                p->dupacks = 0;
+            } else if (!p->sack_ok) {
+                /* Partial ACK: retransmit the next hole, deflate. */
+                uint32_t data = p->sndbuf.len < p->mss ? p->sndbuf.len : p->mss;
+                if (data)
+                    tcp__send_data(p, p->snd_una, data, TCP_ACK);
+                t->stats.retransmits++;
+                p->cwnd = p->cwnd > bytes ? p->cwnd - bytes + p->mss : p->mss;
+            } else {
+                p->rexmit_next = seq_max(p->rexmit_next, p->snd_una);
+            }
+        } else {
+            p->dupacks = 0;
+            if (p->cwnd < p->ssthresh)
+                p->cwnd += bytes < p->mss ? bytes : p->mss; /* slow start */
+            else
+                p->cwnd += (uint32_t)((uint64_t)p->mss * p->mss / p->cwnd) + 1; /* avoidance */
+            if (p->cwnd > TCP_MAX_BUF * 2)
+                p->cwnd = TCP_MAX_BUF * 2;
+        }
+        p->rto_at = 0;
+        tcp__arm_rto(p);
+        tcp__wake_writer(p);
+        /* FIN acknowledged? */
+        if (p->fin_sent && p->snd_una == p->snd_max && p->sndbuf.len == 0) {
+            if (p->state == TCP_FIN_WAIT_1) {
+                p->state = TCP_FIN_WAIT_2;
+                if (!p->has_handle)
+                    p->wait_at = sched_now() + TCP_FIN_WAIT_2_NS;
+            } else if (p->state == TCP_CLOSING) {
+                tcp__enter_time_wait(p);
+            } else if (p->state == TCP_LAST_ACK) {
+                tcp__pcb_done(p, 0);
+                *gone = true;
+                return false;
+            }
+        }
+    } else if (ack == p->snd_una && s->len == 0 && !(h->flags & (TCP_SYN | TCP_FIN)) && p->snd_max != p->snd_una &&
+               (((uint32_t)h->win << p->snd_wscale) == p->snd_wnd || (p->sack_ok && h->nsack))) {
+        /* A duplicate ACK (RFC 5681 §2; with SACK, one that carries SACK
+         * blocks counts whatever its window, RFC 6675 §2). */
+        p->dupacks++;
+        bool lost = p->sack_ok && sacked_total(p) > 3u * p->mss;
+        if (!p->in_recovery && (p->dupacks == 3 || lost) && seq_gt(p->snd_una, p->recover - 1))
+            enter_recovery(p);
+        else if (p->in_recovery && !p->sack_ok)
+            p->cwnd += p->mss; /* inflate (NewReno) */
+    }
+    /* Window update (RFC 9293 §3.10.7.4). */
+    if (seq_lt(p->snd_wl1, h->seq) || (p->snd_wl1 == h->seq && seq_le(p->snd_wl2, ack))) {
+        p->snd_wnd = (uint32_t)h->win << p->snd_wscale;
+        p->max_snd_wnd = p->snd_wnd > p->max_snd_wnd ? p->snd_wnd : p->max_snd_wnd;
+        p->snd_wl1 = h->seq;
+        p->snd_wl2 = ack;
+    }
+    return true;
+}
+
+/* ---- The segment arrives ----------------------------------------------------- */
+
+static void syn_sent(struct tcp_pcb *p, struct seg *s)
+{
+    const struct tcp_hdr *h = &s->h;
+    bool ack_ok = false;
+    if (h->flags & TCP_ACK) {
+        if (seq_le(h->ack, p->iss) || seq_gt(h->ack, p->snd_max)) {
+            if (!(h->flags & TCP_RST))
+                tcp__send_rst_for(p->stack, s->ip, h, s->seg_len);
+            return;
+        }
+        ack_ok = true;
+    }
+    if (h->flags & TCP_RST) {
+        if (ack_ok)
+            tcp__pcb_done(p, -LWT_ECONNREFUSED);
+        return;
+    }
+    if (!(h->flags & TCP_SYN))
+        return;
+    p->irs = h->seq;
+    p->rcv_nxt = h->seq + 1;
+    p->rcv_adv = p->rcv_nxt;
+    p->ws_ok = h->has_wscale;
+    p->snd_wscale = h->has_wscale ? h->wscale : 0;
+    if (!p->ws_ok)
+        p->rcv_wscale = 0;
+    p->sack_ok = h->sack_perm;
+    p->ts_ok = h->has_ts;
+    if (h->has_ts)
+        p->ts_recent = h->tsval;
+    if (h->has_mss && h->mss && h->mss < p->mss)
+        p->mss = h->mss;
+    if (p->ts_ok)
+        p->mss -= 12;
+    if (ack_ok) {
+        p->snd_una = h->ack;
+        p->snd_wnd = h->win; /* never scaled in a SYN */
+        p->max_snd_wnd = p->snd_wnd;
+        p->snd_wl1 = h->seq;
+        p->snd_wl2 = h->ack;
+        p->state = TCP_ESTABLISHED;
+        p->rto_at = 0;
+        if (h->has_ts && h->tsecr)
+            tcp__rtt_sample(p, (uint64_t)(uint32_t)(tcp__now_ms() - h->tsecr) * SCHED_NS_PER_MS);
+        p->backoff = 0;
+        tcp__send_ack(p);
+        if (!tcp__established(p))
+            return;
+    } else {
+        /* Simultaneous open (RFC 9293 §3.5 figure 7). */
+        p->state = TCP_SYN_RECEIVED;
+        tcp__send_syn(p);
+    }
+}
+
+/* Segments for a synchronised connection (and SYN_RECEIVED). */
+static void synchronized(struct tcp_pcb *p, struct seg *s)
+{
+    struct tcp_state_all *t = tcp__all(p->stack);
+    struct tcp_hdr *h = &s->h;
+    uint32_t wnd = tcp__rcv_wnd(p);
+    /* PAWS (RFC 7323 §5): an old timestamp marks an old duplicate. */
+    if (p->ts_ok && h->has_ts && !(h->flags & TCP_RST) && (int32_t)(h->tsval - p->ts_recent) < 0) {
+        t->stats.dup_segs++;
+        tcp__send_ack(p);
+        return;
+    }
+    /* Is any of it inside the window? (RFC 9293 §3.10.7.4 first check) */
+    bool ok;
+    if (s->seg_len == 0)
+        ok = wnd == 0 ? h->seq == p->rcv_nxt : seq_ge(h->seq, p->rcv_nxt) && seq_lt(h->seq, p->rcv_nxt + wnd);
+    else
+        ok = wnd != 0 &&
+             ((seq_ge(h->seq, p->rcv_nxt) && seq_lt(h->seq, p->rcv_nxt + wnd)) ||
+              (seq_ge(h->seq + s->seg_len - 1, p->rcv_nxt) && seq_lt(h->seq + s->seg_len - 1, p->rcv_nxt + wnd)));
+    if (!ok) {
+        if (!(h->flags & TCP_RST)) {
+            t->stats.dup_segs++;
+            tcp__send_ack(p);
+        }
+        return;
+    }
+    /* RST (RFC 5961 §3.2): only an exact match resets. */
+    if (h->flags & TCP_RST) {
+        if (h->seq != p->rcv_nxt) {
+            challenge_ack(p);
+            return;
+        }
+        t->stats.rst_in++;
+        if (p->state == TCP_SYN_RECEIVED && !p->has_handle && p->listener) {
+            tcp__pcb_done(p, -LWT_ECONNREFUSED); /* back to listening (it never was accepted) */
+            return;
+        }
+        tcp__pcb_done(
+            p, p->state == TCP_CLOSING || p->state == TCP_LAST_ACK || p->state == TCP_TIME_WAIT ? 0 : -LWT_ECONNRESET);
+        return;
+    }
+    /* SYN in a synchronised state (RFC 5961 §4): challenge ACK. */
+    if (h->flags & TCP_SYN) {
+        challenge_ack(p);
+        return;
+    }
+    if (!(h->flags & TCP_ACK))
+        return;
+    if (p->ts_ok && h->has_ts && seq_le(h->seq, p->last_ack_sent))
+        p->ts_recent = h->tsval;
+    bool gone = false;
+    if (!process_ack(p, s, &gone) || gone)
+        return;
+    /* Trim to the window: what does not fit is dropped (and re-sent). */
+    if (s->len) {
+        uint32_t right = p->rcv_nxt + wnd;
+        if (seq_gt(h->seq + s->len, right)) {
+            uint32_t cut = h->seq + s->len - right;
+            s->len = cut >= s->len ? 0 : s->len - cut;
+            h->flags &= (uint8_t)~TCP_FIN;
+        }
+    }
+    p->last_recv = sched_now();
+    bool closing_in = false;
+    switch (p->state) {
+    case TCP_ESTABLISHED:
+    case TCP_FIN_WAIT_1:
+    case TCP_FIN_WAIT_2: {
+        bool had_fin = p->fin_received;
+        if (s->len || (h->flags & TCP_FIN))
+            receive_data(p, s);
+        closing_in = !had_fin && p->fin_received;
+        break;
+    }
+    default:
+        /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer's FIN is in;
+         * a retransmitted FIN gets its ACK again. */
+        if (h->flags & TCP_FIN)
+            p->ack_now = true;
+        if (p->state == TCP_TIME_WAIT && (h->flags & TCP_FIN))
+            p->wait_at = sched_now() + TCP_TIME_WAIT_NS;
+        break;
+    }
+    if (closing_in) {
+        if (p->state == TCP_ESTABLISHED)
+            p->state = TCP_CLOSE_WAIT;
+        else if (p->state == TCP_FIN_WAIT_1)
+            p->state = p->snd_una == p->snd_max && p->fin_sent ? TCP_TIME_WAIT : TCP_CLOSING;
+        else if (p->state == TCP_FIN_WAIT_2)
+            p->state = TCP_TIME_WAIT;
+        if (p->state == TCP_TIME_WAIT) {
+            tcp__send_ack(p);
+            tcp__enter_time_wait(p);
+            return;
+        }
+    }
+    tcp__output(p);
+}
+
+void tcp__input(struct net_stack *stack, const struct ip4_hdr *ip, struct net_slice *payload)
+{
+    struct tcp_state_all *t = tcp__all(stack);
+    struct seg s = {.ip = ip};
+    t->stats.segs_in++;
+    if (!t || tcp_parse(payload, ip->src, ip->dst, &s.h) < 0 || ip4__is_local_broadcast(stack, ip->dst)) {
+        t->stats.bad_segs++;
+        return;
+    }
+    struct tcp_hdr *h = &s.h;
+    s.data = net_slice_data(payload) + h->hlen;
+    s.len = payload->len - h->hlen;
+    s.seg_len = s.len + ((h->flags & TCP_SYN) ? 1 : 0) + ((h->flags & TCP_FIN) ? 1 : 0);
+    struct tcp_pcb *p = tcp__pcb_find(stack, ip->dst, h->dport, ip->src, h->sport);
+    if (p && p->state == TCP_TIME_WAIT && (h->flags & TCP_SYN) && !(h->flags & TCP_ACK) &&
+        (seq_gt(h->seq, p->rcv_nxt) || (p->ts_ok && h->has_ts && (int32_t)(h->tsval - p->ts_recent) > 0))) {
+        /* A new incarnation may reuse a TIME_WAIT 4-tuple (RFC 6191). */
+        if (!p->has_handle) {
+            tcp__pcb_done(p, 0);
+            p = NULL;
+        }
+    }
+    if (!p) {
+        struct tcp_listener *l = tcp__listener_find(stack, h->dport);
+        if (l && ip->dst == stack->cfg.addr) {
+            if (h->flags & TCP_RST)
+                return;
+            if (h->flags & TCP_ACK) {
+                tcp__send_rst_for(stack, ip, h, s.seg_len);
+                return;
+            }
+            if (!(h->flags & TCP_SYN))
+                return;
+            if (l->syn_queued >= TCP_MAX_SYN_BACKLOG || t->stats.conns >= TCP_MAX_CONNS) {
+                t->stats.syn_dropped++; /* no answer: the peer tries again */
+                return;
+            }
+            p = tcp__pcb_new(stack, &l->opts);
+            if (!p) {
+                t->stats.syn_dropped++;
+                return;
+            }
+            p->listener = l;
+            l->syn_queued++;
+            p->local_addr = ip->dst;
+            p->local_port = h->dport;
+            p->remote_addr = ip->src;
+            p->remote_port = h->sport;
+            p->state = TCP_SYN_RECEIVED;
+            p->irs = h->seq;
+            p->rcv_nxt = h->seq + 1;
+            p->rcv_adv = p->rcv_nxt;
+            p->iss = tcp__isn(stack, p->local_addr, p->local_port, p->remote_addr, p->remote_port);
+            p->snd_una = p->snd_nxt = p->snd_max = p->recover = p->iss;
+            p->ws_ok = h->has_wscale;
+            p->snd_wscale = h->has_wscale ? h->wscale : 0;
+            if (!p->ws_ok)
+                p->rcv_wscale = 0;
+            p->sack_ok = h->sack_perm;
+            p->ts_ok = h->has_ts;
+            p->ts_recent = h->tsval;
+            if (h->has_mss && h->mss && h->mss < p->mss)
+                p->mss = h->mss;
+            if (p->ts_ok)
+                p->mss -= 12;
+            p->snd_wnd = h->win;
+            tcp__pcb_hash(p);
+            tcp__send_syn(p);
+            tcp__arm_rto(p);
+            tcp__timer_update(p);
+            return;
+        }
+        if (!(h->flags & TCP_RST) && ip->dst == stack->cfg.addr)
+            tcp__send_rst_for(stack, ip, h, s.seg_len); /* a closed port */
+        return;
+    }
+    if (p->state == TCP_SYN_SENT)
+        syn_sent(p, &s);
+    else
+        synchronized(p, &s);
+}

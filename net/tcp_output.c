@@ -1,0 +1,340 @@
+/* TCP output: building segments (header, options, checksum) and deciding
+ * what may be sent now: the peer's window, the congestion window, Nagle,
+ * and during loss recovery the holes the peer's SACK blocks point at. */
+#include "lwt_errno.h"
+#include "net_csum.h"
+#include "tcp_internal.h"
+
+uint32_t tcp__now_ms(void)
+{
+    return (uint32_t)(sched_now() / SCHED_NS_PER_MS);
+}
+
+uint32_t tcp__rcv_wnd(const struct tcp_pcb *p)
+{
+    /* Before the handshake completes the buffer is not allocated yet (a
+     * half-open connection costs no buffers): offer what it will have. */
+    uint32_t space = p->rcvbuf.data ? tcp_ring_space(&p->rcvbuf) : p->opts.rcvbuf;
+    uint32_t cap = p->rcvbuf.data ? p->rcvbuf.cap : p->opts.rcvbuf;
+    uint32_t edge = seq_gt(p->rcv_adv, p->rcv_nxt) ? p->rcv_adv - p->rcv_nxt : 0;
+    /* Receiver-side silly window avoidance (RFC 9293 §3.8.6.2.2): move the
+     * right edge only by a full segment or half the buffer. */
+    uint32_t step = p->mss < cap / 2 ? p->mss : cap / 2;
+    if (space < edge + step)
+        space = edge <= space ? edge : space;
+    uint32_t max = (uint32_t)0xffff << p->rcv_wscale;
+    return space < max ? space : max;
+}
+
+/* Sums parts that follow each other in the segment; a part may have an odd
+ * length (a ring piece), which shifts the next one by a byte. */
+static uint32_t csum_cont(uint32_t sum, const uint8_t *d, size_t len, bool *odd)
+{
+    if (*odd && len) {
+        sum += d[0];
+        d++, len--;
+        *odd = false;
+    }
+    sum = net_csum_add(sum, d, len & ~(size_t)1);
+    if (len & 1) {
+        sum += (uint32_t)d[len - 1] << 8;
+        *odd = true;
+    }
+    return sum;
+}
+
+/* SACK blocks for our out-of-order data, most recent first is ideal; the
+ * lowest ones are a fair approximation and keep this simple. */
+static uint8_t fill_sack(const struct tcp_pcb *p, struct tcp_sack_block *b)
+{
+    uint8_t n = 0;
+    for (const struct tcp_ooo *o = p->ooo; o && n < TCP_MAX_SACK; o = o->next) {
+        uint32_t l = o->seq, r = o->seq + o->len;
+        if (n && b[n - 1].right == l)
+            b[n - 1].right = r;
+        else
+            b[n++] = (struct tcp_sack_block){l, r};
+    }
+    return n;
+}
+
+static void send_segment(struct tcp_pcb *p, uint32_t seq, uint8_t flags, const uint8_t *d[2], const uint32_t n[2])
+{
+    struct tcp_hdr h = {.sport = p->local_port, .dport = p->remote_port, .seq = seq, .flags = flags};
+    uint32_t wnd = tcp__rcv_wnd(p);
+    if (flags & TCP_SYN) {
+        h.win = (uint16_t)(wnd > 0xffff ? 0xffff : wnd);
+        h.has_mss = true;
+        h.mss = (uint16_t)(p->stack->nif->mtu - IP4_HDR_MIN - TCP_HDR_MIN);
+        bool synack = flags & TCP_ACK;
+        h.has_wscale = !synack || p->ws_ok;
+        h.wscale = p->rcv_wscale;
+        h.sack_perm = !synack || p->sack_ok;
+        h.has_ts = !synack || p->ts_ok;
+    } else {
+        h.win = (uint16_t)(wnd >> p->rcv_wscale);
+        h.has_ts = p->ts_ok;
+        if (p->sack_ok && !(flags & TCP_RST))
+            h.nsack = fill_sack(p, h.sack);
+    }
+    if (flags & TCP_ACK)
+        h.ack = p->rcv_nxt;
+    h.tsval = tcp__now_ms();
+    h.tsecr = p->ts_recent;
+    uint8_t hdr[TCP_HDR_MAX];
+    size_t hlen = tcp_write_hdr(hdr, &h);
+    uint32_t dlen = n[0] + n[1];
+    bool odd = false;
+    uint32_t sum = net_csum_pseudo(p->local_addr, p->remote_addr, IP4_PROTO_TCP, (uint16_t)(hlen + dlen));
+    sum = csum_cont(sum, hdr, hlen, &odd);
+    sum = csum_cont(sum, d[0], n[0], &odd);
+    sum = csum_cont(sum, d[1], n[1], &odd);
+    uint16_t c = net_csum_fold(sum);
+    hdr[TCP_OFF_CSUM] = (uint8_t)(c >> 8);
+    hdr[TCP_OFF_CSUM + 1] = (uint8_t)c;
+    struct ip4_payload pl = {{hdr, d[0], d[1]}, {hlen, n[0], n[1]}};
+    ip4__output(p->stack, p->local_addr, p->remote_addr, IP4_PROTO_TCP, &pl);
+    struct tcp_state_all *t = tcp__all(p->stack);
+    t->stats.segs_out++;
+    if (flags & TCP_RST)
+        t->stats.rst_sent++;
+    if (flags & TCP_ACK) {
+        p->last_ack_sent = p->rcv_nxt;
+        uint32_t edge = p->rcv_nxt + ((flags & TCP_SYN) ? h.win : (uint32_t)h.win << p->rcv_wscale);
+        if (seq_gt(edge, p->rcv_adv))
+            p->rcv_adv = edge;
+        p->segs_since_ack = 0;
+        p->delack_at = 0;
+        p->ack_now = false;
+    }
+}
+
+static const uint8_t *const no_data[2] = {NULL, NULL};
+static const uint32_t no_len[2] = {0, 0};
+
+void tcp__send_data(struct tcp_pcb *p, uint32_t seq, uint32_t len, uint8_t flags)
+{
+    const uint8_t *d[2];
+    uint32_t n[2];
+    tcp_ring_pieces(&p->sndbuf, seq - p->snd_una, len, d, n);
+    send_segment(p, seq, flags, d, n);
+}
+
+/* Pure ACKs and RSTs carry the highest sequence number sent, not snd_nxt:
+ * after a timeout snd_nxt goes back to resend, and a segment numbered
+ * below what the peer has received fails its acceptability test (two
+ * stacks doing that answer each other's ACKs forever). */
+void tcp__send_ack(struct tcp_pcb *p)
+{
+    send_segment(p, p->snd_max, TCP_ACK, (const uint8_t **)no_data, no_len);
+}
+
+void tcp__send_syn(struct tcp_pcb *p)
+{
+    uint8_t flags = p->state == TCP_SYN_SENT ? TCP_SYN : TCP_SYN | TCP_ACK;
+    send_segment(p, p->iss, flags, (const uint8_t **)no_data, no_len);
+    p->snd_nxt = p->snd_max = p->iss + 1;
+}
+
+void tcp__send_rst(struct tcp_pcb *p)
+{
+    send_segment(p, p->snd_max, TCP_RST | TCP_ACK, (const uint8_t **)no_data, no_len);
+}
+
+void tcp__send_probe(struct tcp_pcb *p)
+{
+    send_segment(p, p->snd_una - 1, TCP_ACK, (const uint8_t **)no_data, no_len);
+}
+
+void tcp__send_rst_for(struct net_stack *s, const struct ip4_hdr *ip, const struct tcp_hdr *h, uint32_t seg_len)
+{
+    /* RFC 9293 §3.10.7.1: answer with the sequence the segment expects. */
+    struct tcp_hdr r = {.sport = h->dport, .dport = h->sport};
+    if (h->flags & TCP_ACK) {
+        r.seq = h->ack;
+        r.flags = TCP_RST;
+    } else {
+        r.ack = h->seq + seg_len;
+        r.flags = TCP_RST | TCP_ACK;
+    }
+    uint8_t hdr[TCP_HDR_MAX];
+    size_t hlen = tcp_write_hdr(hdr, &r);
+    uint32_t sum = net_csum_pseudo(ip->dst, ip->src, IP4_PROTO_TCP, (uint16_t)hlen);
+    uint16_t c = net_csum_fold(net_csum_add(sum, hdr, hlen));
+    hdr[TCP_OFF_CSUM] = (uint8_t)(c >> 8);
+    hdr[TCP_OFF_CSUM + 1] = (uint8_t)c;
+    struct ip4_payload pl = {{hdr, NULL, NULL}, {hlen, 0, 0}};
+    ip4__output(s, ip->dst, ip->src, IP4_PROTO_TCP, &pl);
+    struct tcp_state_all *t = tcp__all(s);
+    t->stats.segs_out++;
+    t->stats.rst_sent++;
+}
+
+/* ---- What to send now ---------------------------------------------------- */
+
+static bool can_send_data(const struct tcp_pcb *p)
+{
+    return p->state == TCP_ESTABLISHED || p->state == TCP_CLOSE_WAIT || p->state == TCP_FIN_WAIT_1 ||
+           p->state == TCP_CLOSING || p->state == TCP_LAST_ACK;
+}
+
+static bool sacked(const struct tcp_pcb *p, uint32_t seq)
+{
+    for (unsigned i = 0; i < p->nscore; i++)
+        if (seq_ge(seq, p->score[i].left) && seq_lt(seq, p->score[i].right))
+            return true;
+    return false;
+}
+
+static uint32_t highest_sacked(const struct tcp_pcb *p)
+{
+    uint32_t h = p->snd_una;
+    for (unsigned i = 0; i < p->nscore; i++)
+        h = seq_max(h, p->score[i].right);
+    return h;
+}
+
+/* SACKed bytes within [a, b). */
+static uint32_t sacked_in(const struct tcp_pcb *p, uint32_t a, uint32_t b)
+{
+    uint32_t n = 0;
+    for (unsigned i = 0; i < p->nscore; i++) {
+        uint32_t l = seq_max(a, p->score[i].left), r = seq_min(b, p->score[i].right);
+        if (seq_lt(l, r))
+            n += r - l;
+    }
+    return n;
+}
+
+/* Bytes in flight (RFC 6675's pipe, FACK-style): during SACK recovery the
+ * holes below the highest SACKed byte count as lost, except those sent
+ * again in this recovery; everything above it is still out. */
+static uint32_t pipe(const struct tcp_pcb *p)
+{
+    if (!p->in_recovery || !p->nscore)
+        return p->snd_nxt - p->snd_una;
+    uint32_t hi = highest_sacked(p);
+    uint32_t resent_to = seq_min(seq_max(p->rexmit_next, p->snd_una), hi);
+    uint32_t resent = resent_to - p->snd_una - sacked_in(p, p->snd_una, resent_to);
+    return (seq_gt(p->snd_max, hi) ? p->snd_max - hi : 0) + resent;
+}
+
+/* During recovery: the next un-SACKed byte below the highest SACKed one
+ * from rexmit_next on, and how much of the hole fits in a segment. */
+static bool next_hole(const struct tcp_pcb *p, uint32_t *seq, uint32_t *len)
+{
+    uint32_t hi = highest_sacked(p);
+    uint32_t s = seq_max(p->rexmit_next, p->snd_una);
+    while (seq_lt(s, hi) && sacked(p, s)) {
+        for (unsigned i = 0; i < p->nscore; i++)
+            if (seq_ge(s, p->score[i].left) && seq_lt(s, p->score[i].right))
+                s = p->score[i].right;
+    }
+    if (!seq_lt(s, hi))
+        return false;
+    uint32_t e = hi;
+    for (unsigned i = 0; i < p->nscore; i++)
+        if (seq_gt(p->score[i].left, s) && seq_lt(p->score[i].left, e))
+            e = p->score[i].left;
+    *seq = s;
+    *len = e - s < p->mss ? e - s : p->mss;
+    return true;
+}
+
+static void start_rtt(struct tcp_pcb *p, uint32_t seq)
+{
+    if (!p->rtt_timing && !p->ts_ok && p->backoff == 0) {
+        p->rtt_timing = true;
+        p->rtt_seq = seq;
+        p->rtt_start = sched_now();
+    }
+}
+
+void tcp__output(struct tcp_pcb *p)
+{
+    if (!can_send_data(p)) {
+        if (p->ack_now && p->state != TCP_SYN_SENT && p->state != TCP_CLOSED)
+            tcp__send_ack(p);
+        tcp__timer_update(p);
+        return;
+    }
+    struct tcp_state_all *t = tcp__all(p->stack);
+    uint32_t fin_seq = p->snd_una + p->sndbuf.len; /* where a FIN goes */
+    for (int guard = 0; guard < 4096; guard++) {
+        uint32_t wnd = p->snd_wnd < p->cwnd ? p->snd_wnd : p->cwnd;
+        uint32_t flight = pipe(p);
+        uint32_t room = wnd > flight ? wnd - flight : 0;
+        /* Loss recovery with SACK: fill the holes first. */
+        uint32_t hseq, hlen;
+        if (p->in_recovery && p->sack_ok && room >= p->mss && next_hole(p, &hseq, &hlen)) {
+            tcp__send_data(p, hseq, hlen, TCP_ACK);
+            p->rexmit_next = hseq + hlen;
+            t->stats.retransmits++;
+            continue;
+        }
+        uint32_t unsent = seq_lt(p->snd_nxt, fin_seq) ? fin_seq - p->snd_nxt : 0;
+        uint32_t usable = seq_gt(p->snd_una + p->snd_wnd, p->snd_nxt) ? p->snd_una + p->snd_wnd - p->snd_nxt : 0;
+        if (usable > room)
+            usable = room;
+        uint32_t len = unsent < usable ? unsent : usable;
+        if (len > p->mss)
+            len = p->mss;
+        bool fin_now = p->fin_queued && p->snd_nxt + len == fin_seq && seq_le(p->snd_nxt, fin_seq);
+        if (len == 0 && !fin_now)
+            break;
+        if (len && len < p->mss && !p->force_send) {
+            if (len < unsent) {
+                /* The window is short, not the data (sender SWS avoidance,
+                 * RFC 9293 §3.8.6.2.1): wait unless it is half the most the
+                 * peer ever offered. */
+                if (len < p->max_snd_wnd / 2)
+                    break;
+            } else if (!p->opts.nodelay && p->snd_nxt != p->snd_una && !fin_now) {
+                break; /* Nagle: a short segment waits for the ACK of the last */
+            }
+        }
+        uint8_t flags = TCP_ACK;
+        if (len && p->snd_nxt + len == fin_seq)
+            flags |= TCP_PSH;
+        if (fin_now)
+            flags |= TCP_FIN;
+        tcp__send_data(p, p->snd_nxt, len, flags);
+        if (seq_lt(p->snd_nxt, p->snd_max))
+            t->stats.retransmits++;
+        else
+            start_rtt(p, p->snd_nxt);
+        p->snd_nxt += len + (fin_now ? 1 : 0);
+        p->snd_max = seq_max(p->snd_max, p->snd_nxt);
+        if (fin_now) {
+            p->fin_sent = true;
+            break;
+        }
+    }
+    p->force_send = false;
+    if (p->ack_now)
+        tcp__send_ack(p);
+    /* Data waiting with nothing in flight: the window is closed, or too
+     * small for the sender's silly-window avoidance. The persist timer
+     * probes a closed window, and sends into a small one when it fires
+     * (the override timeout of RFC 9293 §3.8.6.2.1). */
+    bool waiting = seq_lt(p->snd_nxt, fin_seq) || (p->fin_queued && !p->fin_sent);
+    if (waiting && p->snd_una == p->snd_max) {
+        if (!p->persist_at)
+            p->persist_at = sched_now() + (p->rto << (p->probes < 6 ? p->probes : 6));
+    } else {
+        p->persist_at = 0;
+    }
+    if (p->snd_una != p->snd_max && !p->rto_at)
+        tcp__arm_rto(p);
+    tcp__timer_update(p);
+}
+
+void tcp__persist_probe(struct tcp_pcb *p)
+{
+    if (p->snd_wnd == 0) {
+        tcp__send_probe(p);
+        return;
+    }
+    p->force_send = true;
+    tcp__output(p);
+}
