@@ -23,8 +23,10 @@
 #include "app.h"
 #include "dhcp_client.h"
 #include "log.h"
+#include "netif_faults.h"
 #include "scheduler.h"
 #include "stack.h"
+#include "tcp.h"
 #include "unix_console.h"
 #include "unix_platform.h"
 #include "unix_tap.h"
@@ -40,6 +42,10 @@ struct options {
     bool has_mac, has_ip, dhcp;
     struct ip4_config ip;
     uint16_t mtu;
+    /* --faults: frames lost, duplicated, reordered, delayed in our process */
+    bool has_faults;
+    struct netif_faults_config faults_tx, faults_rx;
+    uint64_t faults_seed;
     int app_argc; /* the app's words, argv[0] included */
     char **app_argv;
 };
@@ -47,8 +53,13 @@ struct options {
 static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
-            "usage: %s [--engine libev|select] [--log SPEC] --tap IFNAME [--mac aa:bb:cc:dd:ee:ff]\n"
-            "       (--ip A.B.C.D/PREFIX [--gateway A.B.C.D] | --dhcp) [--mtu N] [--] [app args...]\n",
+            "usage: %s [--engine libev|select] [--log SPEC] --tap IFNAME [--mac "
+            "aa:bb:cc:dd:ee:ff]\n"
+            "       (--ip A.B.C.D/PREFIX [--gateway A.B.C.D] | --dhcp) [--mtu N]\n"
+            "       [--faults "
+            "tx|rx|both:loss=P%%,dup=P%%,reorder=P%%,delay=Nms,jitter=Nms,hold=Nms].."
+            ".\n"
+            "       [--faults-seed N] [--] [app args...]\n",
             prog);
 }
 
@@ -111,6 +122,114 @@ static int parse_cidr(const char *text, struct ip4_config *c)
     return 0;
 }
 
+/* "P%" with up to four decimals, as parts per million. */
+static int parse_percent(const char *text, uint32_t *ppm)
+{
+    unsigned long whole = 0, frac = 0, scale = 10000;
+    if (*text < '0' || *text > '9')
+        return -1;
+    for (; *text >= '0' && *text <= '9'; text++)
+        if ((whole = whole * 10 + (unsigned long)(*text - '0')) > 100)
+            return -1;
+    if (*text == '.') {
+        for (text++; *text >= '0' && *text <= '9'; text++) {
+            if (scale == 1)
+                return -1;
+            scale /= 10;
+            frac += (unsigned long)(*text - '0') * scale;
+        }
+    }
+    if (strcmp(text, "%") != 0 || whole * 10000 + frac > 1000000)
+        return -1;
+    *ppm = (uint32_t)(whole * 10000 + frac);
+    return 0;
+}
+
+/* "Nms" or "Nus", as nanoseconds. */
+static int parse_duration(const char *text, uint64_t *ns)
+{
+    unsigned long long v = 0;
+    if (*text < '0' || *text > '9')
+        return -1;
+    for (; *text >= '0' && *text <= '9'; text++)
+        if ((v = v * 10 + (unsigned long long)(*text - '0')) > 3600000000ull)
+            return -1;
+    if (strcmp(text, "ms") == 0)
+        *ns = v * 1000000ull;
+    else if (strcmp(text, "us") == 0)
+        *ns = v * 1000ull;
+    else
+        return -1;
+    return 0;
+}
+
+/* "tx:loss=5%,dup=1%,reorder=25%,delay=20ms" (tx, rx or both); the named
+ * fields replace those of the direction(s), the others stay. */
+static int parse_faults(const char *text, struct options *o)
+{
+    struct netif_faults_config c = {0};
+    bool tx, rx;
+    if (strncmp(text, "tx:", 3) == 0)
+        tx = true, rx = false, text += 3;
+    else if (strncmp(text, "rx:", 3) == 0)
+        tx = false, rx = true, text += 3;
+    else if (strncmp(text, "both:", 5) == 0)
+        tx = rx = true, text += 5;
+    else
+        return -1;
+    char buf[256];
+    if (strlen(text) >= sizeof buf)
+        return -1;
+    memcpy(buf, text, strlen(text) + 1);
+    uint32_t set = 0; /* which fields were named */
+    for (char *item = buf, *next; item && *item; item = next) {
+        next = strchr(item, ',');
+        if (next)
+            *next++ = '\0';
+        char *eq = strchr(item, '=');
+        if (!eq)
+            return -1;
+        *eq = '\0';
+        const char *val = eq + 1;
+        int bad;
+        if (strcmp(item, "loss") == 0)
+            bad = parse_percent(val, &c.loss_ppm), set |= 1;
+        else if (strcmp(item, "dup") == 0)
+            bad = parse_percent(val, &c.dup_ppm), set |= 2;
+        else if (strcmp(item, "reorder") == 0)
+            bad = parse_percent(val, &c.reorder_ppm), set |= 4;
+        else if (strcmp(item, "delay") == 0)
+            bad = parse_duration(val, &c.delay_ns), set |= 8;
+        else if (strcmp(item, "jitter") == 0)
+            bad = parse_duration(val, &c.jitter_ns), set |= 16;
+        else if (strcmp(item, "hold") == 0)
+            bad = parse_duration(val, &c.reorder_hold_ns), set |= 32;
+        else
+            return -1;
+        if (bad)
+            return -1;
+    }
+    for (int d = 0; d < 2; d++) {
+        if (!(d == 0 ? tx : rx))
+            continue;
+        struct netif_faults_config *t = d == 0 ? &o->faults_tx : &o->faults_rx;
+        if (set & 1)
+            t->loss_ppm = c.loss_ppm;
+        if (set & 2)
+            t->dup_ppm = c.dup_ppm;
+        if (set & 4)
+            t->reorder_ppm = c.reorder_ppm;
+        if (set & 8)
+            t->delay_ns = c.delay_ns;
+        if (set & 16)
+            t->jitter_ns = c.jitter_ns;
+        if (set & 32)
+            t->reorder_hold_ns = c.reorder_hold_ns;
+    }
+    o->has_faults = true;
+    return 0;
+}
+
 /* 0, or EXIT_USAGE after saying what is wrong. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -132,7 +251,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         }
         bool ours = strcmp(opt, "--engine") == 0 || strcmp(opt, "--log") == 0 || strcmp(opt, "--tap") == 0 ||
                     strcmp(opt, "--mac") == 0 || strcmp(opt, "--ip") == 0 || strcmp(opt, "--gateway") == 0 ||
-                    strcmp(opt, "--mtu") == 0;
+                    strcmp(opt, "--mtu") == 0 || strcmp(opt, "--faults") == 0 || strcmp(opt, "--faults-seed") == 0;
         if (!ours)
             break; /* the app's */
         if (i + 1 >= argc) {
@@ -153,7 +272,10 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->tap = val;
         } else if (strcmp(opt, "--mac") == 0) {
             if (parse_mac(val, o->mac) < 0) {
-                fprintf(stderr, "%s: --mac '%s': expected a unicast address such as 02:00:00:00:00:01\n", prog, val);
+                fprintf(stderr,
+                        "%s: --mac '%s': expected a unicast address such as "
+                        "02:00:00:00:00:01\n",
+                        prog, val);
                 goto bad;
             }
             o->has_mac = true;
@@ -174,6 +296,27 @@ static int parse_options(int argc, char **argv, struct options *o)
                 goto bad;
             }
             o->mtu = (uint16_t)n;
+        } else if (strcmp(opt, "--faults") == 0) {
+            if (parse_faults(val, o) < 0) {
+                fprintf(stderr,
+                        "%s: --faults '%s': expected e.g. "
+                        "tx:loss=5%%,dup=1%%,reorder=25%%,delay=20ms\n",
+                        prog, val);
+                goto bad;
+            }
+        } else if (strcmp(opt, "--faults-seed") == 0) {
+            unsigned long long v = 0;
+            for (const char *q = val; *q; q++) {
+                if (*q < '0' || *q > '9')
+                    goto bad_seed;
+                v = v * 10 + (unsigned long long)(*q - '0');
+            }
+            if (!*val) {
+            bad_seed:
+                fprintf(stderr, "%s: --faults-seed '%s': expected a number\n", prog, val);
+                goto bad;
+            }
+            o->faults_seed = v;
         }
     }
     if (!o->tap) {
@@ -211,6 +354,7 @@ struct counter {
 
 #define NETIF_COUNTER(f) #f, offsetof(struct netif_stats, f)
 #define STACK_COUNTER(f) #f, offsetof(struct net_stack_stats, f)
+#define TCP_COUNTER(f)   "tcp_" #f, offsetof(struct tcp_stats, f)
 
 static const struct counter netif_counters[] = {
     {NETIF_COUNTER(rx_frames)}, {NETIF_COUNTER(rx_bytes)},   {NETIF_COUNTER(rx_dropped)}, {NETIF_COUNTER(tx_frames)},
@@ -248,6 +392,14 @@ static const struct counter stack_counters[] = {
     {STACK_COUNTER(udp_out)},
 };
 
+static const struct counter tcp_counters[] = {
+    {TCP_COUNTER(segs_in)},     {TCP_COUNTER(segs_out)},         {TCP_COUNTER(bad_segs)},
+    {TCP_COUNTER(retransmits)}, {TCP_COUNTER(fast_retransmits)}, {TCP_COUNTER(timeouts)},
+    {TCP_COUNTER(rst_sent)},    {TCP_COUNTER(rst_in)},           {TCP_COUNTER(challenge_acks)},
+    {TCP_COUNTER(syn_dropped)}, {TCP_COUNTER(accept_overflow)},  {TCP_COUNTER(ooo_dropped)},
+    {TCP_COUNTER(dup_segs)},
+};
+
 /* A counter added to either struct must be added here too. */
 _Static_assert(sizeof netif_counters / sizeof netif_counters[0] == sizeof(struct netif_stats) / sizeof(uint64_t),
                "every netif counter is printed");
@@ -266,7 +418,8 @@ static size_t append_counters(char *buf, size_t size, size_t len, const void *st
 }
 
 /* One line, written at once, after the log lines still buffered. */
-static void print_stats(const struct netif *nif, const struct net_stack *s, const struct dhcp_client *dhcp)
+static void print_stats(const struct netif *nif, const struct net_stack *s, const struct dhcp_client *dhcp,
+                        const struct netif_faults *faults)
 {
     char buf[2048];
     size_t len = (size_t)snprintf(buf, sizeof buf, "stats:");
@@ -274,15 +427,57 @@ static void print_stats(const struct netif *nif, const struct net_stack *s, cons
                           sizeof netif_counters / sizeof netif_counters[0]);
     len = append_counters(buf, sizeof buf, len, net_stack_stats(s), stack_counters,
                           sizeof stack_counters / sizeof stack_counters[0]);
+    len =
+        append_counters(buf, sizeof buf, len, tcp_stats(s), tcp_counters, sizeof tcp_counters / sizeof tcp_counters[0]);
     if (dhcp && len < sizeof buf)
         len += (size_t)snprintf(buf + len, sizeof buf - len, " dhcp_renewals=%u dhcp_bad_replies=%u",
                                 dhcp_client_renewals(dhcp), dhcp_client_bad_replies(dhcp));
+    if (faults && len < sizeof buf) {
+        struct netif_faults_stats fs;
+        netif_faults_stats(faults, &fs);
+        len += (size_t)snprintf(buf + len, sizeof buf - len,
+                                " faults_tx_lost=%llu faults_rx_lost=%llu faults_tx_duplicated=%llu"
+                                " faults_rx_duplicated=%llu faults_tx_reordered=%llu "
+                                "faults_rx_reordered=%llu"
+                                " faults_tx_delayed=%llu faults_rx_delayed=%llu",
+                                (unsigned long long)fs.tx_lost, (unsigned long long)fs.rx_lost,
+                                (unsigned long long)fs.tx_duplicated, (unsigned long long)fs.rx_duplicated,
+                                (unsigned long long)fs.tx_reordered, (unsigned long long)fs.rx_reordered,
+                                (unsigned long long)fs.tx_delayed, (unsigned long long)fs.rx_delayed);
+    }
     if (len >= sizeof buf - 1)
         len = sizeof buf - 2;
     buf[len++] = '\n';
     unix_console_flush();
     fwrite(buf, 1, len, stderr);
     fflush(stderr);
+}
+
+/* ---- The stack's life ------------------------------------------------------ */
+
+/* The secret behind TCP's initial sequence numbers (RFC 6528) should not
+ * be guessable from outside: the kernel's randomness, when it can be had. */
+static void seed_stack(struct net_stack *s)
+{
+    uint8_t key[16];
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f && fread(key, 1, sizeof key, f) == sizeof key)
+        net_stack_seed(s, key, sizeof key);
+    else
+        log_warn(&main_log, "no /dev/urandom: TCP sequence numbers come from the MAC and the clock");
+    if (f)
+        fclose(f);
+}
+
+/* Connections the app has closed may still be sending their last data and
+ * FIN: give them a bounded time to finish before the stack goes away. */
+#define TCP_FINISH_NS (5 * SCHED_NS_PER_S)
+
+static void finish_tcp(struct net_stack *s)
+{
+    const struct tcp_stats *st = tcp_stats(s);
+    for (int i = 0; i < 50 && st->conns > st->time_wait; i++)
+        sched_run(sched_sleep(TCP_FINISH_NS / 50), NULL);
 }
 
 /* ---- Address configuration ---------------------------------------------- */
@@ -309,7 +504,9 @@ static int wait_for_lease(struct dhcp_client *dhcp)
 static void log_lease(const struct dhcp_lease *l)
 {
     char a[16], m[16], g[16], sv[16];
-    log_info(&main_log, "lease: address %s netmask %s gateway %s server %s for %lu s, renewal after %lu s",
+    log_info(&main_log,
+             "lease: address %s netmask %s gateway %s server %s for %lu s, "
+             "renewal after %lu s",
              ip4_ntoa(l->addr, a), ip4_ntoa(l->netmask, m), l->gateway ? ip4_ntoa(l->gateway, g) : "none",
              ip4_ntoa(l->server, sv), (unsigned long)l->lease_s, (unsigned long)l->t1_s);
 }
@@ -327,7 +524,8 @@ static const char *tap_hint(int rc)
     case LWT_EBUSY:
         return " (another process holds it)";
     case LWT_EINVAL:
-        return " (an interface that is not a tap has that name, or the MTU is out of range)";
+        return " (an interface that is not a tap has that name, or the MTU is out "
+               "of range)";
     default:
         return "";
     }
@@ -341,8 +539,10 @@ int main(int argc, char **argv)
         return rc;
 
     if (o.log_spec && log_configure(o.log_spec) < 0) {
-        fprintf(stderr, "%s: --log '%s': expected a level or name=level list, such as info or arp=debug\n", argv[0],
-                o.log_spec);
+        fprintf(stderr,
+                "%s: --log '%s': expected a level or name=level list, such as info "
+                "or arp=debug\n",
+                argv[0], o.log_spec);
         return EXIT_USAGE;
     }
     rc = unix_platform_start(o.engine);
@@ -356,6 +556,7 @@ int main(int argc, char **argv)
     struct net_stack *stack = NULL;
     struct dhcp_client *dhcp = NULL;
     struct netif *nif = NULL;
+    struct netif_faults *faults = NULL;
     rc = unix_tap_open(o.tap, o.has_mac ? o.mac : NULL, o.mtu, &tap);
     if (rc < 0) {
         unix_console_flush();
@@ -363,12 +564,22 @@ int main(int argc, char **argv)
         goto out;
     }
     nif = unix_tap_netif(tap);
+    if (o.has_faults) {
+        rc = netif_faults_wrap(nif, o.faults_seed ? o.faults_seed : 1, &faults);
+        if (rc < 0) {
+            log_error(&main_log, "cannot wrap the tap for --faults: %s", lwt_strerror(rc));
+            goto out;
+        }
+        netif_faults_set(faults, &o.faults_tx, &o.faults_rx);
+        nif = netif_faults_netif(faults);
+    }
 
     rc = net_stack_new(nif, &stack);
     if (rc < 0) {
         log_error(&main_log, "cannot create the stack: %s", lwt_strerror(rc));
         goto out;
     }
+    seed_stack(stack);
 
     if (o.has_ip) {
         rc = net_stack_configure(stack, &o.ip);
@@ -407,8 +618,10 @@ int main(int argc, char **argv)
         log_error(&main_log, "stopped: %s", lwt_strerror(rc));
     status = refused ? EXIT_USAGE : rc < 0 ? 1 : 0;
 
+    finish_tcp(stack);
+
 stats:
-    print_stats(nif, stack, dhcp);
+    print_stats(nif, stack, dhcp, faults);
 out:
     /* Top down: nothing may outlive what it stands on. */
     if (dhcp) {
@@ -419,6 +632,7 @@ out:
     }
     if (stack)
         net_stack_free(stack);
+    netif_faults_free(faults);
     unix_tap_close(tap);
     unix_platform_stop();
     return status;

@@ -17,8 +17,9 @@ tessera_install_deps() {
 }
 
 # What only the test suite needs: the Linux side's network tools for the
-# tests over tap, a DHCP server (the binary only, no service), packet
+# tests over tap (nftables drops packets at random where the kernel has no
+# netem), a DHCP server (the binary only, no service), packet
 # crafting (Debian's python3, /usr/bin/python3, has scapy) and capture
 # reading, and clang with its runtime for the libFuzzer harness.
-TESSERA_TEST_PACKAGES=(iproute2 iputils-ping arping socat netcat-openbsd dnsmasq-base python3-scapy tshark
+TESSERA_TEST_PACKAGES=(iproute2 iputils-ping arping socat netcat-openbsd dnsmasq-base python3-scapy tshark nftables
                        clang libclang-rt-14-dev)
