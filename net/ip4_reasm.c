@@ -83,6 +83,28 @@ static struct ip4_reasm_entry *find_or_add(struct net_stack *s, const struct ip4
     return e;
 }
 
+/* Marks 8-byte blocks [first, end) present, counting the new ones; a byte
+ * of the bitmap at a time where it can. */
+static void mark_blocks(struct ip4_reasm_entry *e, size_t first, size_t end)
+{
+    size_t b = first;
+    while (b < end && b % 8) {
+        uint8_t bit = (uint8_t)(1u << (b % 8));
+        e->have += !(e->bitmap[b / 8] & bit);
+        e->bitmap[b / 8] |= bit;
+        b++;
+    }
+    for (; b + 8 <= end; b += 8) {
+        e->have += 8 - (uint32_t)__builtin_popcount(e->bitmap[b / 8]);
+        e->bitmap[b / 8] = 0xff;
+    }
+    for (; b < end; b++) {
+        uint8_t bit = (uint8_t)(1u << (b % 8));
+        e->have += !(e->bitmap[b / 8] & bit);
+        e->bitmap[b / 8] |= bit;
+    }
+}
+
 /* Makes room for payload bytes up to `end`; false past the memory bound. */
 static bool reserve(struct net_stack *s, struct ip4_reasm_entry *e, size_t end)
 {
@@ -138,12 +160,7 @@ int ip4_reasm__input(struct net_stack *s, const struct ip4_hdr *h, struct net_sl
     memcpy(e->buf->data + off, net_slice_data(pkt) + h->hlen, len);
     if (off + len > e->max_end)
         e->max_end = (uint32_t)(off + len);
-    for (size_t b = off / 8; b < (off + len + 7) / 8; b++) {
-        if (!(e->bitmap[b / 8] & (1u << (b % 8)))) {
-            e->bitmap[b / 8] |= (uint8_t)(1u << (b % 8));
-            e->have++;
-        }
-    }
+    mark_blocks(e, off / 8, (off + len + 7) / 8);
     net_slice_release(pkt);
     if (!e->total || e->have != (e->total + 7) / 8)
         return 0;
