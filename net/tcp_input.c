@@ -318,7 +318,13 @@ static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
          * blocks counts whatever its window, RFC 6675 §2). */
         p->dupacks++;
         bool lost = p->sack_ok && sacked_total(p) > 3u * p->mss;
-        if (!p->in_recovery && (p->dupacks == 3 || lost) && seq_gt(p->snd_una, p->recover - 1))
+        /* Early retransmit (RFC 5827): with fewer than four segments out and
+         * nothing new to send, three duplicate ACKs can never come; one
+         * fewer than the segments out will do. */
+        uint32_t out_segs = (p->snd_max - p->snd_una + p->mss - 1) / p->mss;
+        bool nothing_new = p->snd_max == p->snd_una + p->sndbuf.len;
+        unsigned thresh = out_segs < 4 && nothing_new && out_segs > 1 ? out_segs - 1 : 3;
+        if (!p->in_recovery && (p->dupacks >= thresh || lost) && seq_gt(p->snd_una, p->recover - 1))
             enter_recovery(p);
         else if (p->in_recovery && !p->sack_ok)
             p->cwnd += p->mss; /* inflate (NewReno) */

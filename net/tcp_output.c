@@ -261,7 +261,11 @@ void tcp__output(struct tcp_pcb *p)
     struct tcp_state_all *t = tcp__all(p->stack);
     uint32_t fin_seq = p->snd_una + p->sndbuf.len; /* where a FIN goes */
     for (int guard = 0; guard < 4096; guard++) {
-        uint32_t wnd = p->snd_wnd < p->cwnd ? p->snd_wnd : p->cwnd;
+        /* Limited transmit (RFC 3042): each of the first two duplicate ACKs
+         * lets one new segment out, so that a small window still gets the
+         * three duplicates fast retransmit needs. */
+        uint32_t cwnd = p->cwnd + (!p->in_recovery && p->dupacks < 3 ? p->dupacks * p->mss : 0);
+        uint32_t wnd = p->snd_wnd < cwnd ? p->snd_wnd : cwnd;
         uint32_t flight = pipe(p);
         uint32_t room = wnd > flight ? wnd - flight : 0;
         /* Loss recovery with SACK: fill the holes first. */
