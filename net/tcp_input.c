@@ -51,7 +51,7 @@ static void ooo_insert(struct tcp_pcb *p, uint32_t seq, const uint8_t *d, uint32
         return;
     }
     tcp_ring_put_at(&p->rcvbuf, off, d, len);
-    *o = (struct tcp_ooo){*link, seq, len, fin};
+    *o = (struct tcp_ooo){*link, seq, len, ++p->ooo_stamps, fin};
     *link = o;
     p->ooo_count++;
     t->memory += sizeof *o;
@@ -62,6 +62,7 @@ static void ooo_insert(struct tcp_pcb *p, uint32_t seq, const uint8_t *d, uint32
             uint32_t end = seq_max(a->seq + a->len, b->seq + b->len);
             a->len = end - a->seq;
             a->fin = a->fin || b->fin;
+            a->stamp = a->stamp > b->stamp ? a->stamp : b->stamp;
             a->next = b->next;
             free(b);
             p->ooo_count--;
@@ -219,6 +220,20 @@ static void enter_recovery(struct tcp_pcb *p)
     p->rtt_timing = false;
 }
 
+/* The RTT at the end of a handshake: from the timestamp echo, unless our
+ * SYN had to be sent again, when RFC 6298 (5.7) wants the RTO back at 3 s
+ * for the data. */
+void tcp__handshake_rtt(struct tcp_pcb *p, const struct tcp_hdr *h, bool syn_resent)
+{
+    p->backoff = 0;
+    if (syn_resent) {
+        p->rto = p->rto > 3 * SCHED_NS_PER_S ? p->rto : 3 * SCHED_NS_PER_S;
+        return;
+    }
+    if (h->has_ts && h->tsecr)
+        tcp__rtt_sample(p, (uint64_t)(uint32_t)(tcp__now_ms() - h->tsecr) * SCHED_NS_PER_MS);
+}
+
 /* An ACK in a synchronised state. Returns false if the segment must be
  * dropped (and the pcb may be gone when *gone is set). */
 static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
@@ -226,28 +241,34 @@ static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
     struct tcp_state_all *t = tcp__all(p->stack);
     const struct tcp_hdr *h = &s->h;
     uint32_t ack = h->ack;
-    /* RFC 5961 §5.2: an ACK outside what we could have sent recently is
-     * answered with a challenge ACK and dropped. */
-    uint32_t lo = p->snd_una - (p->max_snd_wnd ? p->max_snd_wnd : 1);
-    if (seq_gt(ack, p->snd_max) || seq_lt(ack, lo)) {
-        challenge_ack(p);
-        return false;
-    }
     if (p->state == TCP_SYN_RECEIVED) {
-        if (!seq_gt(ack, p->snd_una)) {
+        /* Only an ACK of our SYN completes the handshake; anything else
+         * gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.4). */
+        if (!seq_gt(ack, p->snd_una) || seq_gt(ack, p->snd_max)) {
             tcp__send_rst_for(p->stack, s->ip, h, s->seg_len);
             return false;
         }
+        bool syn_resent = p->backoff > 0;
         p->state = TCP_ESTABLISHED;
         p->snd_una = ack;
         p->snd_wnd = (uint32_t)h->win << p->snd_wscale;
         p->max_snd_wnd = p->snd_wnd;
         p->snd_wl1 = h->seq;
         p->snd_wl2 = ack;
+        p->rto_at = 0; /* the SYN-ACK is acknowledged */
+        tcp__handshake_rtt(p, h, syn_resent);
         if (!tcp__established(p)) {
             *gone = true; /* refused: a full accept queue */
             return false;
         }
+        return true;
+    }
+    /* RFC 5961 §5.2: an ACK outside what we could have sent recently is
+     * answered with a challenge ACK and dropped. */
+    uint32_t lo = p->snd_una - (p->max_snd_wnd ? p->max_snd_wnd : 1);
+    if (seq_gt(ack, p->snd_max) || seq_lt(ack, lo)) {
+        challenge_ack(p);
+        return false;
     }
     sack_update(p, h);
     if (seq_gt(ack, p->snd_una)) {
@@ -274,7 +295,8 @@ static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
             if (seq_ge(ack, p->recover)) {
                 p->in_recovery = false; /* full ACK (RFC 6582 §3.2 step 3) */
                 uint32_t flight = p->snd_max - p->snd_una;
-                p->cwnd = p->ssthresh < flight + p->mss ? p->ssthresh : flight + p->mss;
+                uint32_t deflated = (flight > p->mss ? flight : p->mss) + p->mss;
+                p->cwnd = p->ssthresh < deflated ? p->ssthresh : deflated;
                 p->dupacks = 0;
             } else if (!p->sack_ok) {
                 /* Partial ACK: retransmit the next hole, deflate. */
@@ -383,9 +405,7 @@ static void syn_sent(struct tcp_pcb *p, struct seg *s)
         p->snd_wl2 = h->ack;
         p->state = TCP_ESTABLISHED;
         p->rto_at = 0;
-        if (h->has_ts && h->tsecr)
-            tcp__rtt_sample(p, (uint64_t)(uint32_t)(tcp__now_ms() - h->tsecr) * SCHED_NS_PER_MS);
-        p->backoff = 0;
+        tcp__handshake_rtt(p, h, p->backoff > 0);
         tcp__send_ack(p);
         if (!tcp__established(p))
             return;
@@ -420,6 +440,12 @@ static void synchronized(struct tcp_pcb *p, struct seg *s)
         if (!(h->flags & TCP_RST)) {
             t->stats.dup_segs++;
             tcp__send_ack(p);
+            /* A retransmitted FIN in TIME_WAIT: our last ACK was lost, so
+             * the wait starts again (RFC 9293 §3.10.7.4). */
+            if (p->state == TCP_TIME_WAIT && (h->flags & TCP_FIN)) {
+                p->wait_at = sched_now() + TCP_TIME_WAIT_NS;
+                tcp__timer_update(p);
+            }
         }
         return;
     }
@@ -430,8 +456,10 @@ static void synchronized(struct tcp_pcb *p, struct seg *s)
             return;
         }
         t->stats.rst_in++;
-        if (p->state == TCP_SYN_RECEIVED && !p->has_handle && p->listener) {
-            tcp__pcb_done(p, -LWT_ECONNREFUSED); /* back to listening (it never was accepted) */
+        if (p->state == TCP_SYN_RECEIVED) {
+            /* A passive open goes back to listening (the pcb simply goes);
+             * an active one, through simultaneous open, is refused. */
+            tcp__pcb_done(p, -LWT_ECONNREFUSED);
             return;
         }
         tcp__pcb_done(
@@ -460,6 +488,14 @@ static void synchronized(struct tcp_pcb *p, struct seg *s)
         }
     }
     p->last_recv = sched_now();
+    p->probe_answered = true;
+    if (!p->has_handle && s->len && (p->state == TCP_FIN_WAIT_1 || p->state == TCP_FIN_WAIT_2)) {
+        /* Nobody will read it: the application closed (RFC 9293 §3.10.7.4
+         * lets us, and Linux does so). */
+        tcp__send_rst(p);
+        tcp__pcb_done(p, -LWT_ECONNRESET);
+        return;
+    }
     bool closing_in = false;
     switch (p->state) {
     case TCP_ESTABLISHED:
@@ -501,7 +537,7 @@ void tcp__input(struct net_stack *stack, const struct ip4_hdr *ip, struct net_sl
     struct tcp_state_all *t = tcp__all(stack);
     struct seg s = {.ip = ip};
     t->stats.segs_in++;
-    if (!t || tcp_parse(payload, ip->src, ip->dst, &s.h) < 0 || ip4__is_local_broadcast(stack, ip->dst)) {
+    if (tcp_parse(payload, ip->src, ip->dst, &s.h) < 0 || ip4__is_local_broadcast(stack, ip->dst)) {
         t->stats.bad_segs++;
         return;
     }

@@ -53,6 +53,7 @@ void tcp_ring_put_at(struct tcp_ring *r, uint32_t off, const void *src, uint32_t
 struct tcp_ooo {
     struct tcp_ooo *next;
     uint32_t seq, len;
+    uint32_t stamp; /* when data last arrived in it: SACK blocks go newest first */
     bool fin;
 };
 
@@ -99,6 +100,7 @@ struct tcp_pcb {
     bool fin_received;
     struct tcp_ring rcvbuf;
     struct tcp_ooo *ooo;
+    uint32_t ooo_stamps; /* a counter for tcp_ooo.stamp */
     uint32_t ooo_count;
     uint32_t ts_recent, last_ack_sent;
     unsigned segs_since_ack; /* full-sized segments not yet acknowledged */
@@ -118,9 +120,11 @@ struct tcp_pcb {
     bool rtt_timing;
     uint32_t rtt_seq;
     uint64_t rtt_start;
-    unsigned backoff;   /* retransmissions of the same data */
-    unsigned probes;    /* persist or keep-alive probes unanswered */
-    uint64_t last_recv; /* for keep-alive */
+    unsigned backoff;    /* retransmissions of the same data */
+    unsigned probes;     /* persist or keep-alive probes since the window or ACK moved */
+    unsigned unanswered; /* persist probes in a row that drew no segment at all */
+    bool probe_answered; /* a segment arrived since the last probe */
+    uint64_t last_recv;  /* for keep-alive */
 
     /* Timers: deadlines (0: off) and one scheduler timer for the earliest. */
     uint64_t rto_at, delack_at, persist_at, keep_at, wait_at;
@@ -211,6 +215,9 @@ uint32_t tcp__now_ms(void);
 void tcp__timer_update(struct tcp_pcb *p);
 void tcp__timer_stop(struct tcp_pcb *p);
 void tcp__rtt_sample(struct tcp_pcb *p, uint64_t rtt_ns);
+/* tcp_input.c: the RTO when a handshake completes. */
+void tcp__handshake_rtt(struct tcp_pcb *p, const struct tcp_hdr *h, bool syn_resent);
+#define TCP_ORPHAN_PROBES 8 /* a closed connection's peer keeps its window shut: give up */
 void tcp__arm_rto(struct tcp_pcb *p);
 
 #endif

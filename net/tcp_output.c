@@ -47,13 +47,19 @@ static uint32_t csum_cont(uint32_t sum, const uint8_t *d, size_t len, bool *odd)
  * lowest ones are a fair approximation and keep this simple. */
 static uint8_t fill_sack(const struct tcp_pcb *p, struct tcp_sack_block *b)
 {
+    /* RFC 2018 §4: the first block holds the latest segment received, the
+     * others repeat the most recently reported ones: newest first. */
     uint8_t n = 0;
-    for (const struct tcp_ooo *o = p->ooo; o && n < TCP_MAX_SACK; o = o->next) {
-        uint32_t l = o->seq, r = o->seq + o->len;
-        if (n && b[n - 1].right == l)
-            b[n - 1].right = r;
-        else
-            b[n++] = (struct tcp_sack_block){l, r};
+    uint32_t below = UINT32_MAX; /* stamps are unique: pick them in falling order */
+    while (n < TCP_MAX_SACK) {
+        const struct tcp_ooo *best = NULL;
+        for (const struct tcp_ooo *o = p->ooo; o; o = o->next)
+            if (o->stamp < below && (!best || o->stamp > best->stamp))
+                best = o;
+        if (!best)
+            break;
+        b[n++] = (struct tcp_sack_block){best->seq, best->seq + best->len};
+        below = best->stamp;
     }
     return n;
 }
@@ -323,8 +329,10 @@ void tcp__output(struct tcp_pcb *p)
      * (the override timeout of RFC 9293 §3.8.6.2.1). */
     bool waiting = seq_lt(p->snd_nxt, fin_seq) || (p->fin_queued && !p->fin_sent);
     if (waiting && p->snd_una == p->snd_max) {
-        if (!p->persist_at)
-            p->persist_at = sched_now() + (p->rto << (p->probes < 6 ? p->probes : 6));
+        if (!p->persist_at) {
+            uint64_t interval = p->rto << (p->probes < 6 ? p->probes : 6);
+            p->persist_at = sched_now() + (interval < TCP_RTO_MAX_NS ? interval : TCP_RTO_MAX_NS);
+        }
     } else {
         p->persist_at = 0;
     }

@@ -68,6 +68,15 @@ static bool run_due(struct tcp_pcb *p)
     }
     if (p->persist_at && now >= p->persist_at) {
         p->persist_at = 0;
+        /* A peer that keeps answering may keep its window shut as long as
+         * it likes; one that answers nothing, or an orphan's, is given up. */
+        p->unanswered = p->probe_answered ? 0 : p->unanswered + 1;
+        p->probe_answered = false;
+        if (p->unanswered > TCP_DATA_RETRIES || (!p->has_handle && p->probes >= TCP_ORPHAN_PROBES)) {
+            tcp__send_rst(p);
+            tcp__pcb_done(p, -LWT_ETIMEDOUT);
+            return false;
+        }
         if (p->snd_wnd == 0)
             p->probes++;
         tcp__persist_probe(p);
