@@ -211,8 +211,8 @@ static void enter_recovery(struct tcp_pcb *p)
     /* Fast retransmit: the first unacknowledged segment, now. */
     uint32_t len = p->snd_max - p->snd_una;
     uint32_t data = p->sndbuf.len < len ? p->sndbuf.len : len;
-    if (data > p->mss)
-        data = p->mss;
+    if (data > tcp__seg_max(p))
+        data = tcp__seg_max(p);
     if (data)
         tcp__send_data(p, p->snd_una, data, TCP_ACK);
     p->rexmit_next = p->snd_una + data;
@@ -300,7 +300,7 @@ static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
                 p->dupacks = 0;
             } else if (!p->sack_ok) {
                 /* Partial ACK: retransmit the next hole, deflate. */
-                uint32_t data = p->sndbuf.len < p->mss ? p->sndbuf.len : p->mss;
+                uint32_t data = p->sndbuf.len < tcp__seg_max(p) ? p->sndbuf.len : tcp__seg_max(p);
                 if (data)
                     tcp__send_data(p, p->snd_una, data, TCP_ACK);
                 t->stats.retransmits++;

@@ -209,6 +209,8 @@ void tcp__persist_probe(struct tcp_pcb *p);
 /* Sends one segment of sndbuf bytes [seq, seq + len) with flags. */
 void tcp__send_data(struct tcp_pcb *p, uint32_t seq, uint32_t len, uint8_t flags);
 uint32_t tcp__rcv_wnd(const struct tcp_pcb *p);
+/* The most payload the next segment may carry: mss less its SACK option. */
+uint32_t tcp__seg_max(const struct tcp_pcb *p);
 uint32_t tcp__now_ms(void);
 
 /* tcp_timer.c */

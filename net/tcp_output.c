@@ -64,6 +64,21 @@ static uint8_t fill_sack(const struct tcp_pcb *p, struct tcp_sack_block *b)
     return n;
 }
 
+uint32_t tcp__seg_max(const struct tcp_pcb *p)
+{
+    /* SACK blocks ride in the options of every segment while data is out
+     * of order here; the payload gives up their room so a segment never
+     * outgrows the MTU. */
+    if (!p->sack_ok || !p->ooo)
+        return p->mss;
+    uint32_t blocks = 0;
+    for (const struct tcp_ooo *o = p->ooo; o && blocks < TCP_MAX_SACK; o = o->next)
+        blocks++;
+    uint32_t room = p->ts_ok ? 3 : 4;
+    uint32_t bytes = 4 + 8 * (blocks < room ? blocks : room);
+    return p->mss > bytes ? p->mss - bytes : 1;
+}
+
 static void send_segment(struct tcp_pcb *p, uint32_t seq, uint8_t flags, const uint8_t *d[2], const uint32_t n[2])
 {
     struct tcp_hdr h = {.sport = p->local_port, .dport = p->remote_port, .seq = seq, .flags = flags};
@@ -243,7 +258,8 @@ static bool next_hole(const struct tcp_pcb *p, uint32_t *seq, uint32_t *len)
         if (seq_gt(p->score[i].left, s) && seq_lt(p->score[i].left, e))
             e = p->score[i].left;
     *seq = s;
-    *len = e - s < p->mss ? e - s : p->mss;
+    uint32_t max = tcp__seg_max(p);
+    *len = e - s < max ? e - s : max;
     return true;
 }
 
@@ -287,12 +303,13 @@ void tcp__output(struct tcp_pcb *p)
         if (usable > room)
             usable = room;
         uint32_t len = unsent < usable ? unsent : usable;
-        if (len > p->mss)
-            len = p->mss;
+        uint32_t seg_max = tcp__seg_max(p);
+        if (len > seg_max)
+            len = seg_max;
         bool fin_now = p->fin_queued && p->snd_nxt + len == fin_seq && seq_le(p->snd_nxt, fin_seq);
         if (len == 0 && !fin_now)
             break;
-        if (len && len < p->mss && !p->force_send) {
+        if (len && len < seg_max && !p->force_send) {
             if (len < unsent) {
                 /* The window is short, not the data (sender SWS avoidance,
                  * RFC 9293 §3.8.6.2.1): wait unless it is half the most the
