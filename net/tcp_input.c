@@ -34,10 +34,19 @@ static void ooo_insert(struct tcp_pcb *p, uint32_t seq, const uint8_t *d, uint32
         t->stats.ooo_dropped++;
         return;
     }
+    /* The stream ends at a FIN: nothing may lie past one we hold, and a
+     * FIN may not come before data we hold (a peer that says both lies;
+     * the segment goes, the sender will say it again). */
+    for (const struct tcp_ooo *o = p->ooo; o; o = o->next) {
+        if ((o->fin && seq_gt(seq + len, o->seq + o->len)) || (fin && seq_gt(o->seq + o->len, seq + len))) {
+            t->stats.ooo_dropped++;
+            return;
+        }
+    }
     struct tcp_ooo **link = &p->ooo;
     while (*link && seq_lt((*link)->seq, seq))
         link = &(*link)->next;
-    if (*link && (*link)->seq == seq && (*link)->len >= len) {
+    if (*link && (*link)->seq == seq && (*link)->len >= len && !(fin && !(*link)->fin)) {
         t->stats.dup_segs++;
         return;
     }
@@ -126,6 +135,11 @@ static void receive_data(struct tcp_pcb *p, struct seg *s)
     p->rcv_nxt += n;
     if (n < len)
         fin = false; /* cut by the buffer: the FIN comes again */
+    /* A FIN before data we already hold out of order contradicts it: take
+     * the data, leave the FIN for the peer to send again. */
+    for (const struct tcp_ooo *o = p->ooo; fin && o; o = o->next)
+        if (seq_gt(o->seq + o->len, p->rcv_nxt))
+            fin = false;
     bool had_ooo = p->ooo != NULL;
     /* Data written over the start of the queue's bytes is the same data. */
     if (had_ooo)
@@ -218,6 +232,16 @@ static void enter_recovery(struct tcp_pcb *p)
     p->rexmit_next = p->snd_una + data;
     p->cwnd = p->ssthresh + (p->sack_ok ? 0 : 3u * p->mss);
     p->rtt_timing = false;
+}
+
+/* The MSS we send with: the peer's, not above our own, and never so small
+ * that the timestamps' 12 bytes leave nothing (a peer may offer 1). */
+void tcp__set_mss(struct tcp_pcb *p, const struct tcp_hdr *h)
+{
+    if (h->has_mss && h->mss < p->mss)
+        p->mss = h->mss < TCP_MIN_MSS ? TCP_MIN_MSS : h->mss;
+    if (p->ts_ok)
+        p->mss -= 12;
 }
 
 /* The RTT at the end of a handshake: from the timestamp echo, unless our
@@ -393,10 +417,7 @@ static void syn_sent(struct tcp_pcb *p, struct seg *s)
     p->ts_ok = h->has_ts;
     if (h->has_ts)
         p->ts_recent = h->tsval;
-    if (h->has_mss && h->mss && h->mss < p->mss)
-        p->mss = h->mss;
-    if (p->ts_ok)
-        p->mss -= 12;
+    tcp__set_mss(p, h);
     if (ack_ok) {
         p->snd_una = h->ack;
         p->snd_wnd = h->win; /* never scaled in a SYN */
@@ -593,10 +614,7 @@ void tcp__input(struct net_stack *stack, const struct ip4_hdr *ip, struct net_sl
             p->sack_ok = h->sack_perm;
             p->ts_ok = h->has_ts;
             p->ts_recent = h->tsval;
-            if (h->has_mss && h->mss && h->mss < p->mss)
-                p->mss = h->mss;
-            if (p->ts_ok)
-                p->mss -= 12;
+            tcp__set_mss(p, h);
             p->snd_wnd = h->win;
             tcp__pcb_hash(p);
             tcp__send_syn(p);

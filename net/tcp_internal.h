@@ -219,7 +219,9 @@ void tcp__timer_stop(struct tcp_pcb *p);
 void tcp__rtt_sample(struct tcp_pcb *p, uint64_t rtt_ns);
 /* tcp_input.c: the RTO when a handshake completes. */
 void tcp__handshake_rtt(struct tcp_pcb *p, const struct tcp_hdr *h, bool syn_resent);
-#define TCP_ORPHAN_PROBES 8 /* a closed connection's peer keeps its window shut: give up */
+void tcp__set_mss(struct tcp_pcb *p, const struct tcp_hdr *h);
+#define TCP_MIN_MSS       88 /* what Linux accepts at least; 0 or 1 from a peer is an attack */
+#define TCP_ORPHAN_PROBES 8  /* a closed connection's peer keeps its window shut: give up */
 void tcp__arm_rto(struct tcp_pcb *p);
 
 #endif
