@@ -129,7 +129,14 @@ static void conn_start(struct echo *e, struct tcp_conn *c)
         tcp_abort(c);
         return;
     }
-    *k = (struct conn){.e = e, .c = c, .next = e->conns};
+    /* Field by field: a compound literal would zero the 16 KiB buffer on
+     * every accept, the largest cost of a short connection. */
+    k->e = e;
+    k->c = c;
+    k->prev = NULL;
+    k->next = e->conns;
+    k->gone = false;
+    k->bytes = 0;
     if (e->conns)
         e->conns->prev = k;
     e->conns = k;
