@@ -17,7 +17,7 @@
  *        correct checksums unless the operation asks for a bad one;
  *   4    a burst of data segments, or of duplicate ACKs;
  *   5    time passes: milliseconds to minutes (timers fire); or a new
- *        peer's whole handshake with the listener;
+ *        peer's whole handshake with the listener; or a flood of SYNs;
  *   6-7  the application: read, write, shutdown, close, abort, connect,
  *        accept, cancel, options, closing the listener, or a drain that
  *        closes everything and checks that every connection ends.
@@ -29,7 +29,8 @@
  * checks that no pending operation is left hanging by close or abort, that
  * no segment needs fragmenting, and that TCP's memory and connection counts
  * stay within their bounds. Everything runs on a virtual clock, so the
- * handling of an input is deterministic.
+ * handling of an input is deterministic. FUZZ_TCP_TRACE=1 writes every
+ * segment and call to stderr, to see what an input does.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -121,6 +122,7 @@ static struct {
     unsigned inputs;
     bool trace; /* FUZZ_TCP_TRACE=1: every segment and call on stderr */
     uint16_t ip_id;
+    unsigned flood; /* SYN flood ports used */
     uint8_t scratch[64];
 } f;
 
@@ -188,16 +190,27 @@ static uint32_t peer_isn(uint16_t lport, uint16_t rport, unsigned gen)
     return gen % 4 == 3 ? 0xffffffffu - x % 5000 : x;
 }
 
+/* The application's connections keep their flows. */
+static bool flow_pinned(const struct flow *fl)
+{
+    for (int i = 0; i < NSLOTS; i++)
+        if ((f.slot[i].c || f.slot[i].pend) && f.slot[i].lport == fl->lport && f.slot[i].rport == fl->rport)
+            return true;
+    return false;
+}
+
 static struct flow *flow_find(uint16_t lport, uint16_t rport, bool create)
 {
-    struct flow *victim = &f.flow[0];
+    struct flow *victim = NULL;
     for (int i = 0; i < NFLOWS; i++) {
         struct flow *fl = &f.flow[i];
         if (fl->used && fl->lport == lport && fl->rport == rport) {
             fl->used_at = ++f.flow_clock;
             return fl;
         }
-        if (!fl->used || (victim->used && fl->used_at < victim->used_at))
+        if (!fl->used)
+            victim = fl;
+        else if ((!victim || (victim->used && fl->used_at < victim->used_at)) && !flow_pinned(fl))
             victim = fl;
     }
     if (!create)
@@ -505,7 +518,7 @@ static bool poll_app(void)
                         fz_fail("the application read a byte the peer did not send", s->rd_off + k, s->lport);
                 trace_app("read returned", (unsigned)(s - f.slot), n);
                 s->rd_off += n;
-                s->eof = n == 0;
+                s->eof = n == 0 && s->rd_len; /* a read of 0 bytes returns 0 */
             } else {
                 s->eof = true; /* an error: reading is over */
             }
@@ -640,6 +653,8 @@ static bool port_in_use(uint16_t rport)
 /* Slot 0: the peer connects to our listener. */
 static void setup_accepted(void)
 {
+    if (!f.l)
+        return;
     unsigned gen = ++f.gen;
     uint16_t port = f.a_port ? f.a_port : 40000;
     for (int i = 0; i < 2000 && (port_in_use(port) || port == f.a_port); i++)
@@ -893,8 +908,8 @@ static void op_segment(struct in *in, uint8_t op)
 /* In-order data the way a well-behaved peer sends it (op 0x10: each
  * segment one byte past the last, leaving holes); or, with a length byte of
  * 0, duplicate ACKs, those of a peer that lost our segment at the ACK and
- * got the ones after it (b 0x40: with SACK blocks for them). op 0x08: the
- * application runs between segments. */
+ * got the ones after it (b 0x40: with SACK blocks for them, and a second
+ * hole). op 0x08: the application runs between segments. */
 static void op_burst(struct in *in, uint8_t op)
 {
     struct flow *fl = pick_flow(u8(in));
@@ -911,10 +926,13 @@ static void op_burst(struct in *in, uint8_t op)
         if (lb && (b & 0x40) && k == n - 1)
             s.flags |= TCP_FIN;
         if (!lb && (b & 0x40)) {
-            uint8_t o[12] = {TCP_OPT_NOP, TCP_OPT_NOP, TCP_OPT_SACK, 10};
-            put32(o + 4, s.ack + seg);
-            put32(o + 8, s.ack + seg * (k + 2));
-            opt_put(&s, o, 12);
+            /* Lost: the segment at the ACK and the second after it. */
+            uint8_t o[20] = {TCP_OPT_NOP, TCP_OPT_NOP, TCP_OPT_SACK, (uint8_t)(k ? 18 : 10)};
+            put32(o + 4, s.ack + seg * 3);
+            put32(o + 8, s.ack + seg * (k + 4));
+            put32(o + 12, s.ack + seg);
+            put32(o + 16, s.ack + seg * 2);
+            opt_put(&s, o, k ? 20 : 12);
         }
         s.dlen = len;
         send_seg(&s);
@@ -927,7 +945,7 @@ static void op_burst(struct in *in, uint8_t op)
 static void op_handshake(struct in *in)
 {
     uint8_t b = u8(in);
-    struct flow *fl = flow_find(LPORT, (uint16_t)(45000 + b % 16), true);
+    struct flow *fl = flow_find(LPORT, (uint16_t)(45000 + b % 64), true);
     struct seg s = {.fl = fl, .flags = TCP_SYN, .seq = fl->peer_nxt, .win = 0xffff};
     syn_options(&s, b >> 4);
     send_seg(&s);
@@ -935,6 +953,20 @@ static void op_handshake(struct in *in)
     s = (struct seg){.fl = fl, .flags = TCP_ACK, .seq = fl->peer_nxt, .ack = fl->snd_max, .win = 0xffff};
     ack_with_ts(&s);
     send_seg(&s);
+}
+
+/* SYNs from many peers that never finish: the listener's SYN queue. */
+static void op_flood(struct in *in)
+{
+    unsigned n = u8(in) + 1u;
+    for (unsigned i = 0; i < n; i++) {
+        uint16_t port = (uint16_t)(46000 + f.flood++ % 512);
+        uint32_t isn = peer_isn(LPORT, port, 0);
+        struct flow fl = {.lport = LPORT, .rport = port, .peer_nxt = isn};
+        struct seg s = {.fl = &fl, .flags = TCP_SYN, .seq = isn, .win = 0xffff};
+        opt_mss(&s, 1460);
+        send_seg(&s);
+    }
 }
 
 static void op_clock(struct in *in)
@@ -968,8 +1000,8 @@ static void op_app(struct in *in)
             break;
         }
         if (s->rd)
-            break; /* settled, collected at the next settle */
-        s->rd_len = ((uint32_t)arg + 1) * 16;
+            break;                                             /* settled, collected at the next settle */
+        s->rd_len = arg == 255 ? 0 : ((uint32_t)arg + 1) * 16; /* 0: must return at once */
         s->rd = tcp_read(s->c, s->rbuf, s->rd_len);
         break;
     case 1: /* write */
@@ -1020,8 +1052,16 @@ static void op_app(struct in *in)
         break;
     case 6: /* accept: one now, and whether to keep one pending */
         f.autoaccept = arg & 1;
-        if (!f.acc && f.l)
+        if (!f.l)
+            break;
+        if (f.acc && !settled(f.acc)) {
+            lwt_t *p = tcp_accept(f.l);
+            if (lwt_error(p) != -LWT_EBUSY)
+                fz_fail("a second accept was not refused", (unsigned)-lwt_error(p), 0);
+            lwt_unref(p);
+        } else if (!f.acc) {
             f.acc = tcp_accept(f.l);
+        }
         break;
     case 7: /* cancel */
         if (arg & 1 && s->rd)
@@ -1079,7 +1119,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             op_burst(&in, op);
             break;
         case 5:
-            if (op & 0x08)
+            if ((op & 0x18) == 0x18)
+                op_flood(&in);
+            else if (op & 0x08)
                 op_handshake(&in);
             else
                 op_clock(&in);
