@@ -307,9 +307,23 @@ void tcp__pcb_done(struct tcp_pcb *p, int err)
     pcb_free(p);
 }
 
+/* A connection in TIME_WAIT that nobody holds will never read or write
+ * again: its buffers go now, so the TIME_WAIT bound bounds memory too. */
+static void release_buffers(struct tcp_pcb *p)
+{
+    struct tcp_state_all *t = tcp__all(p->stack);
+    if (!p->sndbuf.data)
+        return;
+    t->memory -= p->opts.sndbuf + p->opts.rcvbuf;
+    tcp_ring_free(&p->sndbuf);
+    tcp_ring_free(&p->rcvbuf);
+}
+
 void tcp__enter_time_wait(struct tcp_pcb *p)
 {
     struct tcp_state_all *t = tcp__all(p->stack);
+    if (!p->has_handle && !p->ooo)
+        release_buffers(p);
     p->state = TCP_TIME_WAIT;
     t->stats.time_wait++;
     p->rto_at = p->persist_at = p->keep_at = p->delack_at = 0;
@@ -656,6 +670,8 @@ void tcp_close(struct tcp_conn *c)
     queue_fin(p);
     if (p->state == TCP_FIN_WAIT_2)
         p->wait_at = sched_now() + TCP_FIN_WAIT_2_NS;
+    if (p->state == TCP_TIME_WAIT)
+        release_buffers(p);
     tcp__timer_update(p);
 }
 

@@ -65,6 +65,8 @@ void tcp_ring_drop(struct tcp_ring *r, uint32_t len)
 {
     /* head keeps its place even when the ring empties: bytes that came out
      * of order may already sit past the end (tcp_ring_put_at). */
+    if (!len)
+        return; /* also for a ring already given back (cap 0) */
     r->head = (r->head + len) % r->cap;
     r->len -= len;
 }

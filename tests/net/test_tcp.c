@@ -151,6 +151,8 @@ static void echo_and_close_in_order(void **state)
     run_for(SCHED_NS_PER_S);
     assert_int_equal(tcp_stats(t.a)->time_wait, 1);
     assert_int_equal(tcp_stats(t.b)->conns, 0);
+    /* A TIME_WAIT nobody holds keeps no buffers: only its control block. */
+    assert_int_equal(tcp_memory_in_use(t.a), sizeof(struct tcp_pcb));
     run_for(TCP_TIME_WAIT_NS);
     assert_int_equal(tcp_stats(t.a)->time_wait, 0);
     tcp_listener_close(l);
