@@ -6,6 +6,7 @@
 #include "hub.h"
 #include "log.h"
 #include "lwt_errno.h"
+#include "net_fault_draw.h"
 #include "pcap.h"
 #include "scheduler.h"
 
@@ -59,23 +60,9 @@ struct net_hub {
 
 static const struct netif_ops hub_ops;
 
-/* splitmix64: tiny, and every seed (zero too) gives a good stream. */
 static uint64_t next_random(struct net_hub *h)
 {
-    uint64_t z = (h->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static bool chance(uint64_t r, uint32_t ppm)
-{
-    return ((r >> 32) * 1000000ull >> 32) < ppm;
-}
-
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-    return b > UINT64_MAX - 1 - a ? UINT64_MAX - 1 : a + b;
+    return net_splitmix(&h->rng);
 }
 
 /* ---- The queue ---------------------------------------------------------- */
@@ -264,7 +251,7 @@ static int hub_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx
     const struct net_hub_faults *fx = port->own_faults ? &port->faults : &h->faults;
     uint64_t r_loss = next_random(h), r_dup = next_random(h), r_reorder = next_random(h);
     uint64_t r_jitter = next_random(h);
-    if (chance(r_loss, fx->loss_ppm)) {
+    if (net_chance(r_loss, fx->loss_ppm)) {
         h->stats.lost++;
         net_slice_release(&f->frame);
         free(f);
@@ -272,10 +259,10 @@ static int hub_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx
     }
     uint64_t jitter = fx->jitter_ns == UINT64_MAX ? r_jitter : r_jitter % (fx->jitter_ns + 1);
     f->from = port;
-    f->base_at = f->at = add_sat(add_sat(sched_now(), fx->delay_ns), jitter);
+    f->base_at = f->at = net_add_sat(net_add_sat(sched_now(), fx->delay_ns), jitter);
     f->seq = h->next_seq++;
     f->copies = 1;
-    if (chance(r_dup, fx->dup_ppm)) {
+    if (net_chance(r_dup, fx->dup_ppm)) {
         f->copies = 2;
         h->stats.duplicated++;
     }
@@ -290,8 +277,8 @@ static int hub_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx
         held->seq = h->next_seq++;
         enqueue(h, held);
         h->stats.reordered++;
-    } else if (chance(r_reorder, fx->reorder_ppm)) {
-        f->at = add_sat(f->at, fx->reorder_hold_ns ? fx->reorder_hold_ns : NET_HUB_REORDER_HOLD_NS);
+    } else if (net_chance(r_reorder, fx->reorder_ppm)) {
+        f->at = net_add_sat(f->at, fx->reorder_hold_ns ? fx->reorder_hold_ns : NET_HUB_REORDER_HOLD_NS);
         port->held = f;
         enqueue(h, f);
     } else {

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "lwt_errno.h"
+#include "net_fault_draw.h"
 #include "netif_faults.h"
 #include "scheduler.h"
 
@@ -66,25 +67,6 @@ struct netif_faults {
 
 static const struct netif_ops faults_ops;
 
-/* splitmix64, as on the hub: every seed (zero too) gives a good stream. */
-static uint64_t splitmix(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static bool chance(uint64_t r, uint32_t ppm)
-{
-    return ((r >> 32) * 1000000ull >> 32) < ppm;
-}
-
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-    return b > UINT64_MAX - 1 - a ? UINT64_MAX - 1 : a + b;
-}
-
 /* ---- Fates -------------------------------------------------------------- */
 
 struct fate {
@@ -97,15 +79,15 @@ static struct fate draw(struct flt_dir *d, uint64_t now)
     /* The same draws for every frame, so one knob does not shift the
      * stream that another sees. */
     const struct netif_faults_config *c = &d->cfg;
-    uint64_t r_loss = splitmix(&d->rng), r_dup = splitmix(&d->rng), r_reorder = splitmix(&d->rng);
-    uint64_t r_jitter = splitmix(&d->rng);
+    uint64_t r_loss = net_splitmix(&d->rng), r_dup = net_splitmix(&d->rng), r_reorder = net_splitmix(&d->rng);
+    uint64_t r_jitter = net_splitmix(&d->rng);
     uint64_t jitter = c->jitter_ns == UINT64_MAX ? r_jitter : r_jitter % (c->jitter_ns + 1);
     return (struct fate){
-        .lost = chance(r_loss, c->loss_ppm),
-        .dup = chance(r_dup, c->dup_ppm),
+        .lost = net_chance(r_loss, c->loss_ppm),
+        .dup = net_chance(r_dup, c->dup_ppm),
         /* An overtaker is never held itself: pairs swap. */
-        .hold = !d->held && chance(r_reorder, c->reorder_ppm),
-        .at = add_sat(add_sat(now, c->delay_ns), jitter),
+        .hold = !d->held && net_chance(r_reorder, c->reorder_ppm),
+        .at = net_add_sat(net_add_sat(now, c->delay_ns), jitter),
     };
 }
 
@@ -255,7 +237,7 @@ static void wait_for_inner(struct flt_dir *d)
         /* Writable at once, yet it was not: poll instead of spinning. */
         lwt_cancel(p);
         lwt_unref(p);
-        d->not_before = add_sat(sched_now(), NETIF_FAULTS_RETRY_NS);
+        d->not_before = net_add_sat(sched_now(), NETIF_FAULTS_RETRY_NS);
         rearm(d);
         return;
     }
@@ -397,7 +379,7 @@ static void hold_frame(struct flt_dir *d, struct flt_frame *fr, const struct fat
     } else {
         if (fate->hold) {
             uint64_t hold = d->cfg.reorder_hold_ns ? d->cfg.reorder_hold_ns : NETIF_FAULTS_REORDER_HOLD_NS;
-            fr->at = add_sat(fr->at, hold);
+            fr->at = net_add_sat(fr->at, hold);
             d->held = fr;
         }
         enqueue(d, fr);
@@ -554,7 +536,7 @@ int netif_faults_wrap(struct netif *inner, uint64_t seed, struct netif_faults **
     /* Each direction its own stream: tx from the seed, rx from its hash. */
     uint64_t s = seed;
     f->tx = (struct flt_dir){.owner = f, .is_tx = true, .rng = seed};
-    f->rx = (struct flt_dir){.owner = f, .is_tx = false, .rng = splitmix(&s)};
+    f->rx = (struct flt_dir){.owner = f, .is_tx = false, .rng = net_splitmix(&s)};
     *out = f;
     return 0;
 }
