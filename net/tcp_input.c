@@ -159,67 +159,49 @@ static void receive_data(struct tcp_pcb *p, struct seg *s)
 
 /* ---- The sender's side ----------------------------------------------------- */
 
-static void sack_update(struct tcp_pcb *p, const struct tcp_hdr *h)
+/* How long a hole under SACKed data may wait for its segment (RFC 8985
+ * §6.2): a quarter of the smoothed RTT, more for each recovery that
+ * reordering started, never more than the RTT. */
+static uint64_t reo_wnd(const struct tcp_pcb *p)
 {
-    for (unsigned i = 0; i < h->nsack; i++) {
-        struct tcp_sack_block b = h->sack[i];
-        /* Only blocks inside what we sent and above what is acked. */
-        if (!seq_lt(b.left, b.right) || seq_le(b.right, p->snd_una) || seq_gt(b.right, p->snd_max))
-            continue;
-        b.left = seq_max(b.left, p->snd_una);
-        /* Merge into the scoreboard, kept sorted and disjoint. */
-        unsigned k = 0;
-        while (k < p->nscore && seq_lt(p->score[k].right, b.left))
-            k++;
-        unsigned m = k;
-        while (m < p->nscore && seq_le(p->score[m].left, b.right)) {
-            b.left = seq_min(b.left, p->score[m].left);
-            b.right = seq_max(b.right, p->score[m].right);
-            m++;
-        }
-        unsigned removed = m - k;
-        if (removed == 0) {
-            if (p->nscore == TCP_SACK_SCORE_MAX)
-                continue; /* full: the information is only advice */
-            memmove(&p->score[k + 1], &p->score[k], (p->nscore - k) * sizeof p->score[0]);
-            p->nscore++;
-        } else if (removed > 1) {
-            memmove(&p->score[k + 1], &p->score[m], (p->nscore - m) * sizeof p->score[0]);
-            p->nscore -= removed - 1;
-        }
-        p->score[k] = b;
-    }
+    uint64_t w = p->srtt / 4 * (1 + p->reo_quarters);
+    if (w > p->srtt)
+        w = p->srtt;
+    return w > SCHED_NS_PER_MS ? w : SCHED_NS_PER_MS;
 }
 
-static void sack_trim(struct tcp_pcb *p)
+/* Eifel detection (RFC 3522): the ACK that first moves snd_una during a
+ * recovery echoes the timestamp of the segment that filled the hole; older
+ * than the recovery, it is the original's, which was only late. Only a
+ * recovery that sent a single segment again is undone whole. */
+static bool spurious_recovery(const struct tcp_pcb *p, const struct tcp_hdr *h)
 {
-    unsigned k = 0;
-    for (unsigned i = 0; i < p->nscore; i++) {
-        if (seq_le(p->score[i].right, p->snd_una))
-            continue;
-        p->score[k] = p->score[i];
-        p->score[k].left = seq_max(p->score[k].left, p->snd_una);
-        k++;
-    }
-    p->nscore = k;
+    return p->ts_ok && h->has_ts && h->tsecr && p->recovery_resent == 1 && (int32_t)(h->tsecr - p->recovery_ts) < 0;
 }
 
-static uint32_t sacked_total(const struct tcp_pcb *p)
+/* A duplicate SACK (RFC 2883): the first block reports data received twice,
+ * below the cumulative ACK or inside the second block. */
+static bool is_dsack(const struct tcp_hdr *h, uint32_t ack)
 {
-    uint32_t n = 0;
-    for (unsigned i = 0; i < p->nscore; i++)
-        n += p->score[i].right - p->score[i].left;
-    return n;
+    if (!h->nsack)
+        return false;
+    const struct tcp_sack_block *b = h->sack;
+    return seq_le(b[0].right, ack) || (h->nsack > 1 && seq_ge(b[0].left, b[1].left) && seq_le(b[0].right, b[1].right));
 }
 
-static void enter_recovery(struct tcp_pcb *p)
+void tcp__enter_recovery(struct tcp_pcb *p)
 {
     struct tcp_state_all *t = tcp__all(p->stack);
     uint32_t flight = p->snd_max - p->snd_una;
+    p->prior_cwnd = p->cwnd;
+    p->prior_ssthresh = p->ssthresh;
+    p->recovery_ts = tcp__now_ms();
+    p->recovery_resent = 1;
     p->ssthresh = flight / 2 > 2u * p->mss ? flight / 2 : 2u * p->mss;
     p->in_recovery = true;
     p->recover = p->snd_max;
     p->rexmit_next = p->snd_una;
+    p->rexmit_round_hi = p->snd_max;
     t->stats.fast_retransmits++;
     t->stats.retransmits++;
     /* Fast retransmit: the first unacknowledged segment, now. */
@@ -294,7 +276,9 @@ static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
         challenge_ack(p);
         return false;
     }
-    sack_update(p, h);
+    if (p->tlp_active && is_dsack(h, ack))
+        p->tlp_dsack = true; /* the probe's data was there already */
+    tcp__sack_update(p, h);
     if (seq_gt(ack, p->snd_una)) {
         uint32_t acked = ack - p->snd_una;
         /* The FIN, if acked, is not in the buffer. */
@@ -303,7 +287,7 @@ static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
         p->snd_una = ack;
         if (seq_lt(p->snd_nxt, p->snd_una))
             p->snd_nxt = p->snd_una;
-        sack_trim(p);
+        tcp__sack_trim(p);
         p->probes = 0;
         /* RTT (Karn's rule: timing only of segments sent once; a timestamp
          * echo is good for any). */
@@ -315,7 +299,16 @@ static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
         }
         p->backoff = 0;
         /* Congestion control. */
-        if (p->in_recovery) {
+        if (p->in_recovery && spurious_recovery(p, h)) {
+            /* The one segment sent again was there already: undo. */
+            t->stats.undos++;
+            p->cwnd = p->cwnd > p->prior_cwnd ? p->cwnd : p->prior_cwnd;
+            p->ssthresh = p->ssthresh > p->prior_ssthresh ? p->ssthresh : p->prior_ssthresh;
+            p->in_recovery = false;
+            p->dupacks = 0;
+            if (p->reo_quarters < 4)
+                p->reo_quarters++;
+        } else if (p->in_recovery) {
             if (seq_ge(ack, p->recover)) {
                 p->in_recovery = false; /* full ACK (RFC 6582 §3.2 step 3) */
                 uint32_t flight = p->snd_max - p->snd_una;
@@ -334,13 +327,29 @@ static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
             }
         } else {
             p->dupacks = 0;
-            if (p->cwnd < p->ssthresh)
-                p->cwnd += bytes < p->mss ? bytes : p->mss; /* slow start */
-            else
-                p->cwnd += (uint32_t)((uint64_t)p->mss * p->mss / p->cwnd) + 1; /* avoidance */
+            /* Byte counting (RFC 3465): growth follows the bytes acked, so
+             * a receiver that ACKs every other segment does not halve it. */
+            if (p->cwnd < p->ssthresh) {
+                p->cwnd += bytes < 2u * p->mss ? bytes : 2u * p->mss; /* slow start, L = 2 */
+                p->bytes_acked = 0;
+            } else if ((p->bytes_acked += bytes) >= p->cwnd) {
+                p->bytes_acked -= p->cwnd; /* avoidance: one MSS per window acked */
+                p->cwnd += p->mss;
+            }
             if (p->cwnd > TCP_MAX_BUF * 2)
                 p->cwnd = TCP_MAX_BUF * 2;
         }
+        if (p->tlp_active && seq_ge(ack, p->tlp_high_seq)) {
+            /* The probe's episode is over (RFC 8985 §7.4): if it sent data
+             * again and no DSACK says that was needless, it repaired a
+             * loss, which congestion control must hear of. */
+            p->tlp_active = false;
+            if (p->tlp_resent && !p->tlp_dsack && !p->in_recovery) {
+                p->ssthresh = p->cwnd / 2 > 2u * p->mss ? p->cwnd / 2 : 2u * p->mss;
+                p->cwnd = p->ssthresh;
+            }
+        }
+        p->reo_at = 0; /* a hole still under SACKed data is a new one */
         p->rto_at = 0;
         tcp__arm_rto(p);
         tcp__wake_writer(p);
@@ -363,7 +372,7 @@ static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
         /* A duplicate ACK (RFC 5681 §2; with SACK, one that carries SACK
          * blocks counts whatever its window, RFC 6675 §2). */
         p->dupacks++;
-        bool lost = p->sack_ok && sacked_total(p) > 3u * p->mss;
+        bool lost = p->sack_ok && tcp__sacked_in(p, p->snd_una, p->snd_max) > 2u * p->mss; /* RFC 6675 IsLost */
         /* Early retransmit (RFC 5827): with fewer than four segments out and
          * nothing new to send, three duplicate ACKs can never come; one
          * fewer than the segments out will do. */
@@ -371,9 +380,21 @@ static bool process_ack(struct tcp_pcb *p, struct seg *s, bool *gone)
         bool nothing_new = p->snd_max == p->snd_una + p->sndbuf.len;
         unsigned thresh = out_segs < 4 && nothing_new && out_segs > 1 ? out_segs - 1 : 3;
         if (!p->in_recovery && (p->dupacks >= thresh || lost) && seq_gt(p->snd_una, p->recover - 1))
-            enter_recovery(p);
+            tcp__enter_recovery(p);
         else if (p->in_recovery && !p->sack_ok)
             p->cwnd += p->mss; /* inflate (NewReno) */
+    }
+    if (p->sack_ok && tcp__sack_repair_lost(p))
+        t->stats.repairs_lost++;
+    /* A hole under SACKed data that too few duplicate ACKs point at (a
+     * small window, lost ACKs): like RACK (RFC 8985), it counts as lost
+     * once a quarter of an RTT has passed without it arriving, which a
+     * merely reordered segment does. */
+    if (p->sack_ok && !p->in_recovery && p->nscore && seq_gt(p->snd_una, p->recover - 1)) {
+        if (!p->reo_at)
+            p->reo_at = sched_now() + reo_wnd(p);
+    } else {
+        p->reo_at = 0;
     }
     /* Window update (RFC 9293 §3.10.7.4). */
     if (seq_lt(p->snd_wl1, h->seq) || (p->snd_wl1 == h->seq && seq_le(p->snd_wl2, ack))) {

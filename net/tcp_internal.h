@@ -109,11 +109,24 @@ struct tcp_pcb {
 
     /* Congestion control (RFC 5681, 6582) and SACK recovery (RFC 6675). */
     uint32_t cwnd, ssthresh, recover;
+    uint32_t bytes_acked; /* congestion avoidance: acked since cwnd last grew */
     bool in_recovery;
     unsigned dupacks;
-    uint32_t rexmit_next; /* recovery: next hole to retransmit from */
+    uint32_t rexmit_next;     /* recovery: next hole to retransmit from */
+    uint32_t rexmit_round_hi; /* snd_max when this round of repairs began */
     struct tcp_sack_block score[TCP_SACK_SCORE_MAX];
     unsigned nscore;
+    /* Tail loss probes (RFC 8985 §7): the episode's end, and whether the
+     * probe sent data again and the peer said it had it (a DSACK). */
+    uint32_t tlp_high_seq;
+    /* Undoing a recovery that reordering started (RFC 3522, Eifel): the
+     * window before it, when it began (timestamp clock) and how many
+     * segments it sent again; and how many quarter RTTs a hole may wait
+     * before it counts as lost (grows with each undo, as in RFC 8985). */
+    uint32_t prior_cwnd, prior_ssthresh, recovery_ts;
+    unsigned recovery_resent;
+    unsigned reo_quarters;
+    bool tlp_active, tlp_resent, tlp_dsack;
 
     /* Round-trip time (RFC 6298), in ns. */
     uint64_t srtt, rttvar, rto;
@@ -128,6 +141,8 @@ struct tcp_pcb {
 
     /* Timers: deadlines (0: off) and one scheduler timer for the earliest. */
     uint64_t rto_at, delack_at, persist_at, keep_at, wait_at;
+    uint64_t reo_at; /* a hole under SACKed data: lost once this passes */
+    uint64_t tlp_at; /* probe the tail before the RTO */
     struct net_timer timer;
 
     /* The application's pending operations. */
@@ -162,16 +177,18 @@ struct tcp_state_all {
 };
 
 /* Times. */
-#define TCP_MSL_NS        (30 * SCHED_NS_PER_S)
-#define TCP_TIME_WAIT_NS  (2 * TCP_MSL_NS)
-#define TCP_RTO_INIT_NS   (1 * SCHED_NS_PER_S)
-#define TCP_RTO_MIN_NS    (200 * SCHED_NS_PER_MS)
-#define TCP_RTO_MAX_NS    (60 * SCHED_NS_PER_S)
-#define TCP_DELACK_NS     (40 * SCHED_NS_PER_MS)
-#define TCP_FIN_WAIT_2_NS (60 * SCHED_NS_PER_S) /* an orphan's wait for the peer's FIN */
-#define TCP_SYN_RETRIES   6
-#define TCP_DATA_RETRIES  12
-#define TCP_DEFAULT_MSS   536
+#define TCP_MSL_NS          (30 * SCHED_NS_PER_S)
+#define TCP_TIME_WAIT_NS    (2 * TCP_MSL_NS)
+#define TCP_RTO_INIT_NS     (1 * SCHED_NS_PER_S)
+#define TCP_RTO_MIN_NS      (200 * SCHED_NS_PER_MS)
+#define TCP_RTO_MAX_NS      (60 * SCHED_NS_PER_S)
+#define TCP_DELACK_NS       (40 * SCHED_NS_PER_MS)
+#define TCP_PTO_MIN_NS      (10 * SCHED_NS_PER_MS)  /* the shortest tail loss probe timeout */
+#define TCP_WORST_DELACK_NS (200 * SCHED_NS_PER_MS) /* the longest a peer may delay an ACK (RFC 8985 WCDelAckT) */
+#define TCP_FIN_WAIT_2_NS   (60 * SCHED_NS_PER_S)   /* an orphan's wait for the peer's FIN */
+#define TCP_SYN_RETRIES     6
+#define TCP_DATA_RETRIES    12
+#define TCP_DEFAULT_MSS     536
 
 /* tcp_api.c */
 struct tcp_state_all *tcp__all(struct net_stack *s);
@@ -204,6 +221,8 @@ void tcp__send_rst(struct tcp_pcb *p);
 /* A segment below snd_una with no data: the peer must answer with an ACK
  * carrying its window (zero-window probes, keep-alive). */
 void tcp__send_probe(struct tcp_pcb *p);
+/* A tail loss probe (RFC 8985 §7.3); false if there was nothing to send. */
+bool tcp__send_tlp(struct tcp_pcb *p);
 /* The persist timer fired: probe a closed window, or send into a small one. */
 void tcp__persist_probe(struct tcp_pcb *p);
 /* Sends one segment of sndbuf bytes [seq, seq + len) with flags. */
@@ -212,6 +231,26 @@ uint32_t tcp__rcv_wnd(const struct tcp_pcb *p);
 /* The most payload the next segment may carry: mss less its SACK option. */
 uint32_t tcp__seg_max(const struct tcp_pcb *p);
 uint32_t tcp__now_ms(void);
+
+/* tcp_sack.c: the sender's scoreboard. */
+/* Merges the segment's SACK blocks (those above snd_una) in. */
+void tcp__sack_update(struct tcp_pcb *p, const struct tcp_hdr *h);
+/* Forgets what snd_una has passed. */
+void tcp__sack_trim(struct tcp_pcb *p);
+/* The end of the SACKed range holding seq, or seq if none does. */
+uint32_t tcp__sack_skip(const struct tcp_pcb *p, uint32_t seq);
+/* The highest SACKed sequence number, snd_una if none. */
+uint32_t tcp__sack_highest(const struct tcp_pcb *p);
+/* SACKed bytes within [a, b). */
+uint32_t tcp__sacked_in(const struct tcp_pcb *p, uint32_t a, uint32_t b);
+/* Bytes in flight (RFC 6675's pipe). */
+uint32_t tcp__pipe(const struct tcp_pcb *p);
+/* During recovery: the next hole from rexmit_next on below the highest
+ * SACKed byte, and how much of it fits in a segment. */
+bool tcp__sack_next_hole(const struct tcp_pcb *p, uint32_t *seq, uint32_t *len);
+/* During recovery: true (and the repairs start over from snd_una) if the
+ * scoreboard shows that a hole sent again was lost again. */
+bool tcp__sack_repair_lost(struct tcp_pcb *p);
 
 /* tcp_timer.c */
 void tcp__timer_update(struct tcp_pcb *p);
@@ -222,6 +261,11 @@ void tcp__handshake_rtt(struct tcp_pcb *p, const struct tcp_hdr *h, bool syn_res
 void tcp__set_mss(struct tcp_pcb *p, const struct tcp_hdr *h);
 #define TCP_MIN_MSS       88 /* what Linux accepts at least; 0 or 1 from a peer is an attack */
 #define TCP_ORPHAN_PROBES 8  /* a closed connection's peer keeps its window shut: give up */
+/* Starts the RTO if data is out, and the tail loss probe before it. */
 void tcp__arm_rto(struct tcp_pcb *p);
+/* Starts the tail loss probe's timer if it may run and is not running. */
+void tcp__arm_tlp(struct tcp_pcb *p);
+/* Loss detected: fast retransmit and SACK or NewReno recovery. */
+void tcp__enter_recovery(struct tcp_pcb *p);
 
 #endif

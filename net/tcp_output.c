@@ -199,70 +199,6 @@ static bool can_send_data(const struct tcp_pcb *p)
            p->state == TCP_CLOSING || p->state == TCP_LAST_ACK;
 }
 
-static bool sacked(const struct tcp_pcb *p, uint32_t seq)
-{
-    for (unsigned i = 0; i < p->nscore; i++)
-        if (seq_ge(seq, p->score[i].left) && seq_lt(seq, p->score[i].right))
-            return true;
-    return false;
-}
-
-static uint32_t highest_sacked(const struct tcp_pcb *p)
-{
-    uint32_t h = p->snd_una;
-    for (unsigned i = 0; i < p->nscore; i++)
-        h = seq_max(h, p->score[i].right);
-    return h;
-}
-
-/* SACKed bytes within [a, b). */
-static uint32_t sacked_in(const struct tcp_pcb *p, uint32_t a, uint32_t b)
-{
-    uint32_t n = 0;
-    for (unsigned i = 0; i < p->nscore; i++) {
-        uint32_t l = seq_max(a, p->score[i].left), r = seq_min(b, p->score[i].right);
-        if (seq_lt(l, r))
-            n += r - l;
-    }
-    return n;
-}
-
-/* Bytes in flight (RFC 6675's pipe, FACK-style): during SACK recovery the
- * holes below the highest SACKed byte count as lost, except those sent
- * again in this recovery; everything above it is still out. */
-static uint32_t pipe(const struct tcp_pcb *p)
-{
-    if (!p->in_recovery || !p->nscore)
-        return p->snd_nxt - p->snd_una;
-    uint32_t hi = highest_sacked(p);
-    uint32_t resent_to = seq_min(seq_max(p->rexmit_next, p->snd_una), hi);
-    uint32_t resent = resent_to - p->snd_una - sacked_in(p, p->snd_una, resent_to);
-    return (seq_gt(p->snd_max, hi) ? p->snd_max - hi : 0) + resent;
-}
-
-/* During recovery: the next un-SACKed byte below the highest SACKed one
- * from rexmit_next on, and how much of the hole fits in a segment. */
-static bool next_hole(const struct tcp_pcb *p, uint32_t *seq, uint32_t *len)
-{
-    uint32_t hi = highest_sacked(p);
-    uint32_t s = seq_max(p->rexmit_next, p->snd_una);
-    while (seq_lt(s, hi) && sacked(p, s)) {
-        for (unsigned i = 0; i < p->nscore; i++)
-            if (seq_ge(s, p->score[i].left) && seq_lt(s, p->score[i].right))
-                s = p->score[i].right;
-    }
-    if (!seq_lt(s, hi))
-        return false;
-    uint32_t e = hi;
-    for (unsigned i = 0; i < p->nscore; i++)
-        if (seq_gt(p->score[i].left, s) && seq_lt(p->score[i].left, e))
-            e = p->score[i].left;
-    *seq = s;
-    uint32_t max = tcp__seg_max(p);
-    *len = e - s < max ? e - s : max;
-    return true;
-}
-
 static void start_rtt(struct tcp_pcb *p, uint32_t seq)
 {
     if (!p->rtt_timing && !p->ts_ok && p->backoff == 0) {
@@ -282,19 +218,21 @@ void tcp__output(struct tcp_pcb *p)
     }
     struct tcp_state_all *t = tcp__all(p->stack);
     uint32_t fin_seq = p->snd_una + p->sndbuf.len; /* where a FIN goes */
+    uint32_t max_before = p->snd_max;
     for (int guard = 0; guard < 4096; guard++) {
         /* Limited transmit (RFC 3042): each of the first two duplicate ACKs
          * lets one new segment out, so that a small window still gets the
          * three duplicates fast retransmit needs. */
         uint32_t cwnd = p->cwnd + (!p->in_recovery && p->dupacks < 3 ? p->dupacks * p->mss : 0);
         uint32_t wnd = p->snd_wnd < cwnd ? p->snd_wnd : cwnd;
-        uint32_t flight = pipe(p);
+        uint32_t flight = tcp__pipe(p);
         uint32_t room = wnd > flight ? wnd - flight : 0;
         /* Loss recovery with SACK: fill the holes first. */
         uint32_t hseq, hlen;
-        if (p->in_recovery && p->sack_ok && room >= p->mss && next_hole(p, &hseq, &hlen)) {
+        if (p->in_recovery && p->sack_ok && room >= p->mss && tcp__sack_next_hole(p, &hseq, &hlen)) {
             tcp__send_data(p, hseq, hlen, TCP_ACK);
             p->rexmit_next = hseq + hlen;
+            p->recovery_resent++;
             t->stats.retransmits++;
             continue;
         }
@@ -355,7 +293,42 @@ void tcp__output(struct tcp_pcb *p)
     }
     if (p->snd_una != p->snd_max && !p->rto_at)
         tcp__arm_rto(p);
+    if (p->snd_max != max_before) {
+        p->tlp_at = 0; /* new data: the probe waits from now */
+        tcp__arm_tlp(p);
+    }
     tcp__timer_update(p);
+}
+
+bool tcp__send_tlp(struct tcp_pcb *p)
+{
+    /* One new segment if the peer's window takes it, whatever cwnd says;
+     * else the last segment again. Either way the answer shows what is
+     * missing, and SACK recovery repairs the tail instead of the RTO. */
+    uint32_t fin_seq = p->snd_una + p->sndbuf.len;
+    uint32_t max = tcp__seg_max(p);
+    uint32_t unsent = seq_lt(p->snd_nxt, fin_seq) ? fin_seq - p->snd_nxt : 0;
+    uint32_t len = unsent < max ? unsent : max;
+    uint32_t usable = seq_gt(p->snd_una + p->snd_wnd, p->snd_nxt) ? p->snd_una + p->snd_wnd - p->snd_nxt : 0;
+    if (p->snd_nxt == p->snd_max && len && usable >= len) {
+        tcp__send_data(p, p->snd_nxt, len, TCP_ACK | (p->snd_nxt + len == fin_seq ? TCP_PSH : 0));
+        p->snd_nxt += len;
+        p->snd_max = p->snd_nxt;
+        p->tlp_resent = false;
+    } else {
+        uint32_t end = seq_min(p->snd_max, fin_seq); /* the data sent so far ends here */
+        len = end - p->snd_una < max ? end - p->snd_una : max;
+        uint8_t flags = TCP_ACK | (p->fin_sent ? TCP_FIN : 0);
+        if (!len && !p->fin_sent)
+            return false;
+        tcp__send_data(p, end - len, len, flags);
+        tcp__all(p->stack)->stats.retransmits++;
+        p->tlp_resent = true;
+    }
+    p->tlp_high_seq = p->snd_max;
+    p->tlp_active = true;
+    p->tlp_dsack = false;
+    return true;
 }
 
 void tcp__persist_probe(struct tcp_pcb *p)

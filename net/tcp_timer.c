@@ -9,7 +9,7 @@
 static uint64_t earliest(const struct tcp_pcb *p)
 {
     uint64_t t = 0;
-    const uint64_t d[] = {p->rto_at, p->delack_at, p->persist_at, p->keep_at, p->wait_at};
+    const uint64_t d[] = {p->rto_at, p->delack_at, p->persist_at, p->keep_at, p->wait_at, p->reo_at, p->tlp_at};
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
         if (d[i] && (!t || d[i] < t))
             t = d[i];
@@ -34,6 +34,8 @@ static bool run_due(struct tcp_pcb *p)
     }
     if (p->rto_at && now >= p->rto_at) {
         p->rto_at = 0;
+        p->tlp_at = p->reo_at = 0;
+        p->tlp_active = false;
         bool syn = p->state == TCP_SYN_SENT || p->state == TCP_SYN_RECEIVED;
         if (++p->backoff > (syn ? TCP_SYN_RETRIES : TCP_DATA_RETRIES)) {
             if (!syn)
@@ -42,6 +44,10 @@ static bool run_due(struct tcp_pcb *p)
             return false;
         }
         t->stats.timeouts++;
+        log_debug(&tcp__log, "%u -> %u: timeout %u in %s, una %u nxt %u max %u cwnd %u wnd %u sacked %u recovery %d",
+                  p->local_port, p->remote_port, p->backoff, tcp__state_name(p->state), p->snd_una - p->iss,
+                  p->snd_nxt - p->iss, p->snd_max - p->iss, p->cwnd, p->snd_wnd,
+                  tcp__sacked_in(p, p->snd_una, p->snd_max), p->in_recovery);
         p->rto = p->rto * 2 < TCP_RTO_MAX_NS ? p->rto * 2 : TCP_RTO_MAX_NS;
         p->rtt_timing = false; /* Karn: no sample from a retransmission */
         if (syn) {
@@ -61,6 +67,20 @@ static bool run_due(struct tcp_pcb *p)
             tcp__output(p);
         }
         tcp__arm_rto(p);
+    }
+    if (p->reo_at && now >= p->reo_at) {
+        p->reo_at = 0;
+        if (!p->in_recovery && p->nscore) {
+            tcp__enter_recovery(p);
+            tcp__output(p);
+        }
+    }
+    if (p->tlp_at && now >= p->tlp_at) {
+        p->tlp_at = 0;
+        if (!p->in_recovery && p->snd_una != p->snd_max && tcp__send_tlp(p)) {
+            t->stats.tlp_probes++;
+            p->rto_at = now + p->rto; /* RFC 8985 §7.3: the RTO runs from the probe */
+        }
     }
     if (p->delack_at && now >= p->delack_at) {
         p->delack_at = 0;
@@ -128,6 +148,25 @@ void tcp__arm_rto(struct tcp_pcb *p)
 {
     p->rto_at =
         p->snd_una != p->snd_max || p->state == TCP_SYN_SENT || p->state == TCP_SYN_RECEIVED ? sched_now() + p->rto : 0;
+    p->tlp_at = 0;
+    tcp__arm_tlp(p);
+}
+
+void tcp__arm_tlp(struct tcp_pcb *p)
+{
+    /* RFC 8985 §7.2: twice the smoothed RTT (not less than a floor: a
+     * timestamp RTT of 0 ms is not 0), plus the worst delayed ACK when a
+     * single segment is out; pointless if the RTO comes first. */
+    bool data_state = p->state == TCP_ESTABLISHED || p->state == TCP_CLOSE_WAIT;
+    if (p->tlp_at || !p->sack_ok || !p->srtt || p->in_recovery || p->tlp_active || p->backoff || !data_state ||
+        p->snd_una == p->snd_max || !p->rto_at)
+        return;
+    uint64_t now = sched_now();
+    uint64_t pto = 2 * p->srtt > TCP_PTO_MIN_NS ? 2 * p->srtt : TCP_PTO_MIN_NS;
+    if (p->snd_max - p->snd_una <= p->mss)
+        pto += TCP_WORST_DELACK_NS;
+    if (now + pto < p->rto_at)
+        p->tlp_at = now + pto;
 }
 
 void tcp__rtt_sample(struct tcp_pcb *p, uint64_t r)

@@ -22,6 +22,8 @@ WAIT_S=${NET_WAIT_S:-10} # the longest any single wait may take, unless a test s
 TEST_NAME=$(basename "$0" .sh)
 # Names are unique per run ($$), so tests can run in parallel; interface
 # names have at most 15 characters.
+# A failed test keeps its logs in $WORK; TESSERA_KEEP_LOGS=1 keeps those of
+# a passing one too.
 NS="tessera-${TEST_NAME}-$$"
 IF="tst$$"
 WORK=$(mktemp -d "/tmp/tessera-${TEST_NAME}.XXXXXX")
@@ -99,7 +101,7 @@ cleanup() {
     if [[ $rc -ne 0 && $rc -ne $SKIP_CODE ]]; then
         echo "$TEST_NAME: failed (status $rc); logs kept in $WORK" >&2
     else
-        rm -rf "$WORK"
+        [[ -n "${TESSERA_KEEP_LOGS:-}" ]] || rm -rf "$WORK"
     fi
     exit "$rc"
 }

@@ -11,7 +11,7 @@ OUT_FILE="$WORK/echo.out"
 BULK_PORT=5001
 # The fault mix of DESIGN.md §7: loss from nftables on Linux's side, the
 # rest from our process's fault-injecting netif.
-FAULT_LOSS_PERCENT=5
+FAULT_LOSS_PERCENT=${FAULT_LOSS_PERCENT:-5}
 FAULT_ARGS=(--faults "tx:dup=1%,reorder=25%,delay=20ms" --faults "rx:dup=1%,reorder=25%")
 
 # Skips unless our binary ($1) has the fault-injecting netif option.

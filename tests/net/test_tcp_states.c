@@ -1484,6 +1484,159 @@ static void sack_recovery_resends_the_holes(void **state)
     finish();
 }
 
+/* ---- Loss detection beyond RFC 6675 (RFC 8985, RFC 3522) ------------------------ */
+
+/* Sends our bytes [0, 100) and acks them after `rtt`: SRTT is then rtt. */
+static void measure_rtt(uint64_t rtt)
+{
+    our_write(0, 100);
+    expect_data(0, 100, PSEQ(0));
+    run_for(rtt);
+    peer(TCP_ACK, PSEQ(0), OSEQ(100));
+    assert_int_equal(pcb()->srtt, rtt);
+}
+
+/* Four segments out, the first lost: the peer SACKs two, in one ACK that
+ * is lost or not, and nothing further comes. Neither three duplicate ACKs
+ * nor three SACKed segments will; a quarter of the RTT after the SACK, the
+ * hole counts as lost (RFC 8985 §6.2, a reordered segment would be there). */
+static void a_hole_under_sacked_data_is_lost_after_a_quarter_rtt(void **state)
+{
+    (void)state;
+    open_passive(&PLAIN, NULL);
+    measure_rtt(20 * SCHED_NS_PER_MS);
+    our_write(100, 4 * MSS);
+    for (uint32_t i = 0; i < 4; i++)
+        expect_data(100 + i * MSS, MSS, PSEQ(0));
+    uint32_t b[1][2] = {{100 + MSS, 100 + 3 * MSS}};
+    peer_sack(100, b, 1);
+    uint64_t t0 = test_vclock_now();
+    run_until(t0 + 5 * SCHED_NS_PER_MS - 1);
+    expect_none();
+    run_until(t0 + 5 * SCHED_NS_PER_MS);
+    struct cap *c = expect_data(100, MSS, PSEQ(0));
+    assert_int_equal(c->at, t0 + 5 * SCHED_NS_PER_MS);
+    expect_none();
+    assert_true(pcb()->in_recovery);
+    assert_int_equal(tcp_stats(t.s)->fast_retransmits, 1);
+    peer(TCP_ACK, PSEQ(0), OSEQ(100 + 4 * MSS));
+    assert_false(pcb()->in_recovery);
+    assert_int_equal(tcp_stats(t.s)->timeouts, 0);
+    abort_conn();
+    finish();
+}
+
+/* RFC 8985 §7: the tail of a burst is lost and no ACK comes; two RTTs on
+ * (well before the RTO) the last segment goes again, so that the answer
+ * starts SACK recovery instead of a timeout. A probe that repaired a loss
+ * (no DSACK says otherwise) halves cwnd; one that was needless does not. */
+static void tail_loss_probe_resends_the_last_segment_after_two_rtts(void **state)
+{
+    (void)state;
+    open_passive(&PLAIN, NULL);
+    measure_rtt(20 * SCHED_NS_PER_MS);
+    our_write(100, 3 * MSS);
+    for (uint32_t i = 0; i < 3; i++)
+        expect_data(100 + i * MSS, MSS, PSEQ(0));
+    uint64_t t0 = test_vclock_now();
+    run_until(t0 + 40 * SCHED_NS_PER_MS - 1);
+    expect_none();
+    run_until(t0 + 40 * SCHED_NS_PER_MS);
+    struct cap *c = expect_data(100 + 2 * MSS, MSS, PSEQ(0));
+    assert_int_equal(c->at, t0 + 40 * SCHED_NS_PER_MS);
+    expect_none();
+    assert_int_equal(tcp_stats(t.s)->tlp_probes, 1);
+    /* The ACK of everything, no DSACK: the probe repaired the tail. */
+    uint32_t before = pcb()->cwnd;
+    peer(TCP_ACK, PSEQ(0), OSEQ(100 + 3 * MSS));
+    assert_true(pcb()->cwnd < before);
+    assert_int_equal(pcb()->cwnd, pcb()->ssthresh);
+    /* A second burst and probe; this time the peer had it all and says
+     * so with a DSACK of the probe's bytes. */
+    our_write(100 + 3 * MSS, 2 * MSS);
+    expect_data(100 + 3 * MSS, MSS, PSEQ(0));
+    expect_data(100 + 4 * MSS, MSS, PSEQ(0));
+    uint64_t t1 = test_vclock_now();
+    run_until(t1 + 2 * pcb()->srtt);
+    expect_data(100 + 4 * MSS, MSS, PSEQ(0));
+    assert_int_equal(tcp_stats(t.s)->tlp_probes, 2);
+    before = pcb()->cwnd;
+    uint32_t d[1][2] = {{100 + 4 * MSS, 100 + 5 * MSS}};
+    peer_sack(100 + 5 * MSS, d, 1);
+    assert_true(pcb()->cwnd >= before);
+    assert_int_equal(tcp_stats(t.s)->timeouts, 0);
+    run_for(10 * SCHED_NS_PER_S);
+    expect_none();
+    abort_conn();
+    finish();
+}
+
+/* RFC 6675 leaves a lost retransmission to the RTO. Here the first
+ * segment goes again, new data follows it, and the peer SACKs three
+ * segments of that new data while still missing the first: its repair was
+ * lost too, and it goes a third time at once. */
+static void a_lost_repair_goes_again_once_later_data_is_sacked(void **state)
+{
+    (void)state;
+    open_passive(&PLAIN, NULL);
+    our_write(0, 10 * MSS);
+    for (uint32_t i = 0; i < 10; i++)
+        expect_data(i * MSS, MSS, PSEQ(0));
+    uint32_t b[1][2] = {{MSS, 4 * MSS}};
+    peer_sack(0, b, 1);
+    expect_data(0, MSS, PSEQ(0)); /* three segments SACKed above it */
+    b[0][1] = 10 * MSS;
+    peer_sack(0, b, 1);
+    expect_none();
+    /* pipe is the repair alone; four new segments fit in cwnd = 5. */
+    our_write(10 * MSS, 4 * MSS);
+    for (uint32_t i = 10; i < 14; i++)
+        expect_data(i * MSS, MSS, PSEQ(0));
+    expect_none();
+    b[0][1] = 13 * MSS;
+    peer_sack(0, b, 1);
+    expect_data(0, MSS, PSEQ(0));
+    expect_none();
+    assert_int_equal(tcp_stats(t.s)->repairs_lost, 1);
+    assert_int_equal(tcp_stats(t.s)->timeouts, 0);
+    peer(TCP_ACK, PSEQ(0), OSEQ(14 * MSS));
+    assert_false(pcb()->in_recovery);
+    t.seen = t.ncap;
+    abort_conn();
+    finish();
+}
+
+/* RFC 3522 (Eifel): the ACK that ends the hole echoes the timestamp of
+ * the original segment, not of its retransmission: it was only late, and
+ * the window goes back to what it was. */
+static void a_recovery_that_reordering_started_is_undone(void **state)
+{
+    (void)state;
+    struct popts o = PLAIN;
+    o.ts = true;
+    open_passive(&o, NULL);
+    uint32_t mss = pcb()->mss;
+    our_write(0, 4 * mss);
+    uint32_t first_tsval = expect_data(0, mss, PSEQ(0))->h.tsval;
+    for (uint32_t i = 1; i < 4; i++)
+        expect_data(i * mss, mss, PSEQ(0));
+    run_for(5 * SCHED_NS_PER_MS); /* less than the tail loss probe's 10 ms */
+    uint32_t cwnd = pcb()->cwnd, ssthresh = pcb()->ssthresh;
+    uint32_t b[1][2] = {{mss, 4 * mss}};
+    peer_sack(0, b, 1);
+    expect_data(0, mss, PSEQ(0));
+    assert_true(pcb()->in_recovery);
+    assert_true(pcb()->cwnd < cwnd);
+    struct tcp_hdr h = {.has_ts = true, .tsval = t.tsval, .tsecr = first_tsval};
+    peer_opt(TCP_ACK, PSEQ(0), OSEQ(4 * mss), NULL, 0, &h);
+    assert_false(pcb()->in_recovery);
+    assert_int_equal(tcp_stats(t.s)->undos, 1);
+    assert_int_equal(pcb()->cwnd, cwnd);
+    assert_int_equal(pcb()->ssthresh, ssthresh);
+    abort_conn();
+    finish();
+}
+
 /* ---- Zero window ------------------------------------------------------------------ */
 
 static void zero_window_is_probed_at_growing_intervals(void **state)
@@ -1830,6 +1983,10 @@ int main(void)
         T(three_duplicate_acks_fast_retransmit),
         T(full_ack_ends_recovery_with_rfc6582_cwnd),
         T(sack_recovery_resends_the_holes),
+        T(a_hole_under_sacked_data_is_lost_after_a_quarter_rtt),
+        T(tail_loss_probe_resends_the_last_segment_after_two_rtts),
+        T(a_lost_repair_goes_again_once_later_data_is_sacked),
+        T(a_recovery_that_reordering_started_is_undone),
         T(zero_window_is_probed_at_growing_intervals),
         T(active_close_through_fin_wait_and_time_wait),
         T(time_wait_acks_a_retransmitted_fin_and_restarts),
