@@ -97,9 +97,10 @@ void tcp_conn_endpoints(const struct tcp_conn *c, struct tcp_endpoints *out);
 struct tcp_stats {
     uint64_t segs_in, segs_out, bad_segs, rst_sent, rst_in;
     uint64_t retransmits, fast_retransmits, timeouts;
-    uint64_t repairs_lost; /* a segment sent again during recovery was lost again */
-    uint64_t tlp_probes;   /* tail loss probes sent (RFC 8985) */
-    uint64_t undos;        /* recoveries undone: reordering, not loss, started them */
+    uint64_t repairs_lost;           /* a segment sent again during recovery was lost again */
+    uint64_t tlp_probes;             /* tail loss probes sent (RFC 8985) */
+    uint64_t undos;                  /* recoveries undone: reordering, not loss, started them */
+    uint64_t challenge_acks_limited; /* not sent: over the rate limit */
     uint64_t challenge_acks, syn_dropped, accept_overflow, ooo_dropped, dup_segs;
     uint32_t conns, time_wait; /* now */
 };

@@ -16,9 +16,21 @@ struct seg {
 
 static void challenge_ack(struct tcp_pcb *p)
 {
-    /* RFC 5961 §7 asks for a rate limit; ACKs are small and this one
-     * answers only segments that got past the sequence checks. */
-    tcp__all(p->stack)->stats.challenge_acks++;
+    /* RFC 5961 §7: rate-limited, per connection (one global count would
+     * tell an off-path attacker how many of its guesses hit, the side
+     * channel of CVE-2016-5696). */
+    struct tcp_state_all *t = tcp__all(p->stack);
+    uint64_t now = sched_now();
+    if (!p->challenge_since || now - p->challenge_since >= SCHED_NS_PER_S) {
+        p->challenge_since = now;
+        p->challenges = 0;
+    }
+    if (p->challenges >= TCP_CHALLENGE_ACKS_PER_S) {
+        t->stats.challenge_acks_limited++;
+        return;
+    }
+    p->challenges++;
+    t->stats.challenge_acks++;
     tcp__send_ack(p);
 }
 
@@ -148,8 +160,16 @@ static void receive_data(struct tcp_pcb *p, struct seg *s)
         p->fin_received = true;
         p->rcv_nxt++;
     }
-    if (had_ooo || p->fin_received)
-        p->ack_now = true; /* filled a hole, or the peer is closing */
+    if (had_ooo)
+        p->ack_now = true; /* filled a hole */
+    else if (p->fin_received && p->state == TCP_ESTABLISHED && p->has_handle)
+        /* The peer is closing. The application's answer, often its own
+         * close, comes on this turn of the loop: the ACK waits for the
+         * timers' turn so that it can ride on that FIN (one segment less
+         * per short connection, as Linux's delayed ACK in CLOSE_WAIT). */
+        p->delack_at = sched_now();
+    else if (p->fin_received)
+        p->ack_now = true; /* no one here will answer */
     else if (n && ++p->segs_since_ack >= 2)
         p->ack_now = true; /* every second full segment (RFC 5681 §4.2) */
     else if (n && !p->delack_at)

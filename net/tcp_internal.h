@@ -133,11 +133,13 @@ struct tcp_pcb {
     bool rtt_timing;
     uint32_t rtt_seq;
     uint64_t rtt_start;
-    unsigned backoff;    /* retransmissions of the same data */
-    unsigned probes;     /* persist or keep-alive probes since the window or ACK moved */
-    unsigned unanswered; /* persist probes in a row that drew no segment at all */
-    bool probe_answered; /* a segment arrived since the last probe */
-    uint64_t last_recv;  /* for keep-alive */
+    unsigned backoff;         /* retransmissions of the same data */
+    unsigned probes;          /* persist or keep-alive probes since the window or ACK moved */
+    unsigned unanswered;      /* persist probes in a row that drew no segment at all */
+    bool probe_answered;      /* a segment arrived since the last probe */
+    uint64_t last_recv;       /* for keep-alive */
+    uint64_t challenge_since; /* challenge ACKs sent since then (RFC 5961 §7) */
+    unsigned challenges;
 
     /* Timers: deadlines (0: off) and one scheduler timer for the earliest. */
     uint64_t rto_at, delack_at, persist_at, keep_at, wait_at;
@@ -259,8 +261,9 @@ void tcp__rtt_sample(struct tcp_pcb *p, uint64_t rtt_ns);
 /* tcp_input.c: the RTO when a handshake completes. */
 void tcp__handshake_rtt(struct tcp_pcb *p, const struct tcp_hdr *h, bool syn_resent);
 void tcp__set_mss(struct tcp_pcb *p, const struct tcp_hdr *h);
-#define TCP_MIN_MSS       88 /* what Linux accepts at least; 0 or 1 from a peer is an attack */
-#define TCP_ORPHAN_PROBES 8  /* a closed connection's peer keeps its window shut: give up */
+#define TCP_MIN_MSS              88 /* what Linux accepts at least; 0 or 1 from a peer is an attack */
+#define TCP_CHALLENGE_ACKS_PER_S 10 /* per connection */
+#define TCP_ORPHAN_PROBES        8  /* a closed connection's peer keeps its window shut: give up */
 /* Starts the RTO if data is out, and the tail loss probe before it. */
 void tcp__arm_rto(struct tcp_pcb *p);
 /* Starts the tail loss probe's timer if it may run and is not running. */

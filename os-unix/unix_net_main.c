@@ -393,14 +393,23 @@ static const struct counter stack_counters[] = {
 };
 
 static const struct counter tcp_counters[] = {
-    {TCP_COUNTER(segs_in)},          {TCP_COUNTER(segs_out)},
-    {TCP_COUNTER(bad_segs)},         {TCP_COUNTER(retransmits)},
-    {TCP_COUNTER(fast_retransmits)}, {TCP_COUNTER(repairs_lost)},
-    {TCP_COUNTER(tlp_probes)},       {TCP_COUNTER(undos)},
-    {TCP_COUNTER(timeouts)},         {TCP_COUNTER(rst_sent)},
-    {TCP_COUNTER(rst_in)},           {TCP_COUNTER(challenge_acks)},
-    {TCP_COUNTER(syn_dropped)},      {TCP_COUNTER(accept_overflow)},
-    {TCP_COUNTER(ooo_dropped)},      {TCP_COUNTER(dup_segs)},
+    {TCP_COUNTER(segs_in)},
+    {TCP_COUNTER(segs_out)},
+    {TCP_COUNTER(bad_segs)},
+    {TCP_COUNTER(retransmits)},
+    {TCP_COUNTER(fast_retransmits)},
+    {TCP_COUNTER(repairs_lost)},
+    {TCP_COUNTER(tlp_probes)},
+    {TCP_COUNTER(undos)},
+    {TCP_COUNTER(timeouts)},
+    {TCP_COUNTER(rst_sent)},
+    {TCP_COUNTER(rst_in)},
+    {TCP_COUNTER(challenge_acks)},
+    {TCP_COUNTER(challenge_acks_limited)},
+    {TCP_COUNTER(syn_dropped)},
+    {TCP_COUNTER(accept_overflow)},
+    {TCP_COUNTER(ooo_dropped)},
+    {TCP_COUNTER(dup_segs)},
 };
 
 /* A counter added to either struct must be added here too. */

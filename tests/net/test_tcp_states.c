@@ -999,6 +999,27 @@ static void syn_in_established_gets_challenge_ack(void **state)
     finish();
 }
 
+/* RFC 5961 §7: a flood of segments that draw challenge ACKs draws at most
+ * TCP_CHALLENGE_ACKS_PER_S of them a second. */
+static void challenge_acks_are_rate_limited(void **state)
+{
+    (void)state;
+    open_passive(&PLAIN, NULL);
+    uint64_t t0 = test_vclock_now();
+    for (unsigned i = 0; i < TCP_CHALLENGE_ACKS_PER_S + 5; i++)
+        peer(TCP_SYN, PSEQ(0), 0);
+    for (unsigned i = 0; i < TCP_CHALLENGE_ACKS_PER_S; i++)
+        expect_ack(OSEQ(0), PSEQ(0));
+    expect_none();
+    assert_int_equal(tcp_stats(t.s)->challenge_acks_limited, 5);
+    run_until(t0 + SCHED_NS_PER_S);
+    peer(TCP_SYN, PSEQ(0), 0);
+    expect_ack(OSEQ(0), PSEQ(0));
+    assert_int_equal(cur_state(), TCP_ESTABLISHED);
+    abort_conn();
+    finish();
+}
+
 /* ---- Receiving data ------------------------------------------------------------------ */
 
 static void in_order_data_is_acked_after_the_delay(void **state)
@@ -1809,6 +1830,37 @@ static void passive_close_through_close_wait_and_last_ack(void **state)
     finish();
 }
 
+static void close_on_eof(void *value, void *ctx)
+{
+    (void)ctx;
+    assert_int_equal(LWT_TO_INT(value), 0);
+    tcp_close(t.conn);
+    t.conn = NULL;
+}
+
+/* An application that closes when it reads the end of the stream answers
+ * on the same turn of the loop: the ACK of the peer's FIN rides on our FIN
+ * (one segment, as Linux does in CLOSE_WAIT). */
+static void closing_at_eof_acks_the_peers_fin_with_ours(void **state)
+{
+    (void)state;
+    open_passive(&PLAIN, NULL);
+    read_pending();
+    lwt_on_success(t.rd, close_on_eof, NULL, 0);
+    uint64_t t0 = test_vclock_now();
+    peer(TCP_FIN | TCP_ACK, PSEQ(0), OSEQ(0));
+    struct cap *c = expect_seg(TCP_FIN | TCP_ACK, OSEQ(0), PSEQ(1));
+    assert_int_equal(c->at, t0);
+    expect_none();
+    lwt_unref(t.rd);
+    t.rd = NULL;
+    assert_int_equal(cur_state(), TCP_LAST_ACK);
+    peer(TCP_ACK, PSEQ(1), OSEQ(1));
+    expect_none();
+    assert_null(pcb());
+    finish();
+}
+
 static void simultaneous_close_goes_through_closing(void **state)
 {
     (void)state;
@@ -1966,6 +2018,7 @@ int main(void)
         T(rst_in_last_ack),
         T(rst_in_time_wait),
         T(syn_in_established_gets_challenge_ack),
+        T(challenge_acks_are_rate_limited),
         T(in_order_data_is_acked_after_the_delay),
         T(every_second_full_segment_is_acked_at_once),
         T(out_of_order_data_gets_a_duplicate_ack_with_sack),
@@ -1992,6 +2045,7 @@ int main(void)
         T(time_wait_acks_a_retransmitted_fin_and_restarts),
         T(syn_with_a_higher_sequence_reuses_time_wait),
         T(passive_close_through_close_wait_and_last_ack),
+        T(closing_at_eof_acks_the_peers_fin_with_ours),
         T(simultaneous_close_goes_through_closing),
         T(fin_acking_ours_goes_straight_to_time_wait),
         T(orphan_fin_wait_2_ends_after_its_limit),
