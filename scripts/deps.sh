@@ -21,5 +21,5 @@ tessera_install_deps() {
 # netem), a DHCP server (the binary only, no service), packet
 # crafting (Debian's python3, /usr/bin/python3, has scapy) and capture
 # reading, and clang with its runtime for the libFuzzer harness.
-TESSERA_TEST_PACKAGES=(iproute2 iputils-ping arping socat netcat-openbsd dnsmasq-base python3-scapy tshark nftables ethtool
+TESSERA_TEST_PACKAGES=(iproute2 iputils-ping arping socat netcat-openbsd dnsmasq-base python3-scapy tshark nftables
                        clang libclang-rt-14-dev)
