@@ -113,7 +113,7 @@ static void send_segment(struct tcp_pcb *p, uint32_t seq, uint8_t flags, const u
     uint16_t c = net_csum_fold(sum);
     hdr[TCP_OFF_CSUM] = (uint8_t)(c >> 8);
     hdr[TCP_OFF_CSUM + 1] = (uint8_t)c;
-    struct ip4_payload pl = {{hdr, d[0], d[1]}, {hlen, n[0], n[1]}};
+    struct ip4_payload pl = {{hdr, d[0], d[1]}, {hlen, n[0], n[1]}, NULL};
     ip4__output(p->stack, p->local_addr, p->remote_addr, IP4_PROTO_TCP, &pl);
     struct tcp_state_all *t = tcp__all(p->stack);
     t->stats.segs_out++;
@@ -184,7 +184,7 @@ void tcp__send_rst_for(struct net_stack *s, const struct ip4_hdr *ip, const stru
     uint16_t c = net_csum_fold(net_csum_add(sum, hdr, hlen));
     hdr[TCP_OFF_CSUM] = (uint8_t)(c >> 8);
     hdr[TCP_OFF_CSUM + 1] = (uint8_t)c;
-    struct ip4_payload pl = {{hdr, NULL, NULL}, {hlen, 0, 0}};
+    struct ip4_payload pl = {{hdr, NULL, NULL}, {hlen, 0, 0}, NULL};
     ip4__output(s, ip->dst, ip->src, IP4_PROTO_TCP, &pl);
     struct tcp_state_all *t = tcp__all(s);
     t->stats.segs_out++;
