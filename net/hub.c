@@ -404,22 +404,30 @@ static int hub_write_offload(struct netif *n, size_t size, const struct netif_tx
         return -LWT_EMSGSIZE;
     if (full(port))
         return 0;
-    /* Built whole first, as the stack hands it to a NIC. */
+    /* Built whole first, as the stack hands it to a NIC, the tail read from
+     * where it is. */
+    size_t tail = netif_tail_len(off);
     struct net_slice whole;
-    if (net_slice_alloc(&whole, 0, size) != 0) {
+    if (tail > size || net_slice_alloc(&whole, 0, size) != 0) {
         n->stats.tx_dropped++;
-        return -LWT_ENOMEM;
+        return tail > size ? -LWT_EINVAL : -LWT_ENOMEM;
     }
     struct net_slice lent = whole;
+    lent.len -= (uint32_t)tail;
     int len = fill(&lent, ctx);
-    if (len < 0 || (size_t)len > size) {
+    if (len < 0 || (size_t)len > size - tail || (tail && (size_t)len != size - tail)) {
         net_slice_release(&whole);
         n->stats.tx_dropped++;
         return len < 0 ? len : -LWT_EINVAL;
     }
-    net_slice_trim(&whole, (size_t)len);
+    uint8_t *d = net_slice_data(&whole) + len;
+    if (off->tail_len[0])
+        memcpy(d, off->tail[0], off->tail_len[0]);
+    if (off->tail_len[1])
+        memcpy(d + off->tail_len[0], off->tail[1], off->tail_len[1]);
+    net_slice_trim(&whole, (size_t)len + tail);
     int rc = 0;
-    if (off->gso_size && (size_t)len > off->hdr_len + off->gso_size) {
+    if (off->gso_size && whole.len > (size_t)off->hdr_len + off->gso_size) {
         rc = segment(port, &whole, off);
         net_slice_release(&whole);
     } else if (off->csum_partial && !csum_complete(net_slice_data(&whole), whole.len, off)) {

@@ -101,17 +101,18 @@ struct frag_fill {
     struct ip4_hdr h;
     const struct ip4_payload *p;
     size_t off, len; /* this fragment's range of the payload */
+    size_t tail;     /* its last bytes, which the netif takes from the payload itself */
 };
 
 static int frag_fill(struct net_slice *out, void *ctx)
 {
     struct frag_fill *f = ctx;
     struct net_wr w = net_wr_of(out);
-    size_t n = IP4_HDR_MIN + f->len;
+    size_t n = IP4_HDR_MIN + f->len - f->tail;
     if (!net_wr_has(&w, 0, n))
         return -LWT_EMSGSIZE;
     ip4_write(&w, 0, &f->h);
-    payload_copy(f->p, f->off, f->len, w.p + IP4_HDR_MIN);
+    payload_copy(f->p, f->off, f->len - f->tail, w.p + IP4_HDR_MIN);
     return (int)n;
 }
 
@@ -140,6 +141,7 @@ int ip4__output(struct net_stack *s, uint32_t src, uint32_t dst, uint8_t proto, 
             (tso && IP4_HDR_MIN + total > n->tso_max))
             return -LWT_EINVAL;
         o = *tx;
+        o.tail_len[0] = o.tail_len[1] = 0; /* ours to set */
         if (!tso)
             o.gso_size = o.hdr_len = 0; /* it fits in one frame as it is */
         else
@@ -178,6 +180,15 @@ int ip4__output(struct net_stack *s, uint32_t src, uint32_t dst, uint8_t proto, 
         f.h.total_len = (uint16_t)(IP4_HDR_MIN + f.len);
         int rc = 0;
         if (resolved) {
+            /* A TSO packet's data (the parts after the first, the upper
+             * layer's header) goes from where it is to the netif. */
+            if (tx && tx->gso_size && (p->len[1] || p->len[2])) {
+                o.tail[0] = p->part[1];
+                o.tail[1] = p->part[2];
+                o.tail_len[0] = (uint32_t)p->len[1];
+                o.tail_len[1] = (uint32_t)p->len[2];
+                f.tail = p->len[1] + p->len[2];
+            }
             rc = eth__output(s, mac, ETH_TYPE_IP4, IP4_HDR_MIN + f.len, tx, frag_fill, &f);
         } else {
             struct net_slice pkt;

@@ -43,14 +43,26 @@ struct netif_stats {
 };
 
 /* What the device is to finish in one frame written with write_offload.
- * Offsets count from the start of the frame (the Ethernet header). */
+ * Offsets count from the start of the frame (the Ethernet header).
+ *
+ * The frame's last bytes may stay where they are: the tail (up to two
+ * ranges, borrowed for the call) is what the device sends after the bytes
+ * the fill writes (gather I/O, as a NIC reads a packet's pages), so TCP's
+ * data goes from its send buffer to the device without a copy of ours. */
 struct netif_tx_offload {
     uint16_t gso_size;    /* TSO: TCP payload bytes per segment on the wire; 0: one frame as written */
     uint16_t hdr_len;     /* TSO: bytes of Ethernet, IPv4 and TCP headers, repeated in each segment */
     bool csum_partial;    /* the TCP checksum field holds the pseudo-header's sum (not complemented) */
     uint16_t csum_start;  /* csum_partial: where the sum starts (the TCP header) */
     uint16_t csum_offset; /* csum_partial: the field, from csum_start (16 for TCP) */
+    const uint8_t *tail[2];
+    uint32_t tail_len[2]; /* 0, 0: no tail, the fill writes the whole frame */
 };
+
+static inline size_t netif_tail_len(const struct netif_tx_offload *off)
+{
+    return (size_t)off->tail_len[0] + off->tail_len[1];
+}
 
 /* Writes a frame into `frame`: a slice of exactly the size asked for,
  * borrowed for the call. Returns the frame's length (at most that size),
@@ -71,7 +83,9 @@ struct netif_ops {
      * the call). size may be up to tso_max + NETIF_ETH_HDR when
      * off->gso_size is set, else up to mtu + NETIF_ETH_HDR. Only for a
      * device that offers what off asks (tso_max, tx_csum); NULL in one
-     * that offers nothing. A TSO frame always has a partial checksum. */
+     * that offers nothing. A TSO frame always has a partial checksum.
+     * With a tail, size counts it, and the fill is lent the rest, all of
+     * which it must write (-LWT_EINVAL otherwise). */
     int (*write_offload)(struct netif *n, size_t size, const struct netif_tx_offload *off, netif_fill_fn fill,
                          void *ctx);
     /* A promise fulfilled once write may succeed again (at once if it may

@@ -17,7 +17,8 @@
  * kernel from sending us anything of the kind: it cuts and sums every frame
  * for us, and the header it puts in front has nothing to say. The header
  * lives in the buffers' first bytes, in front of the frame: the netif's
- * slices start after it, and a frame goes out in one write.
+ * slices start after it, and a frame goes out in one write, or one writev
+ * when its data is the write's tail (TCP's send buffer, not copied here).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -221,14 +223,14 @@ void unix_tap_close(struct unix_tap *t)
 
 /* ---- Sending -------------------------------------------------------------- */
 
-/* One attempt at the len bytes in txb (vnet header and frame): 0 (sent,
- * or dropped by the kernel and counted), -LWT_EAGAIN, or another error
- * (counted). */
-static int send_frame(struct unix_tap *t, size_t len)
+/* One attempt at the len bytes of iov (vnet header and frame, in txb and
+ * perhaps a tail elsewhere): 0 (sent, or dropped by the kernel and
+ * counted), -LWT_EAGAIN, or another error (counted). */
+static int send_frame(struct unix_tap *t, const struct iovec *iov, int iovcnt, size_t len)
 {
     ssize_t n;
     do
-        n = write(t->fd, t->txb->data, len);
+        n = iovcnt == 1 ? write(t->fd, iov[0].iov_base, len) : writev(t->fd, iov, iovcnt);
     while (n < 0 && errno == EINTR);
     if (n == (ssize_t)len) {
         t->netif.stats.tx_frames++;
@@ -251,7 +253,8 @@ static void on_writable(struct unix_watch *w, unsigned revents)
 {
     (void)revents;
     struct unix_tap *t = CONTAINER_OF(w, struct unix_tap, tx_watch);
-    if (send_frame(t, t->tx_pending) == -LWT_EAGAIN)
+    struct iovec iov = {t->txb->data, t->tx_pending};
+    if (send_frame(t, &iov, 1, t->tx_pending) == -LWT_EAGAIN)
         return;
     stop_watch(t, w);
     t->tx_pending = 0;
@@ -310,32 +313,49 @@ static int tap_send(struct unix_tap *t, size_t size, const struct netif_tx_offlo
         return -LWT_EINVAL;
     if (size > (off && off->gso_size ? n->tso_max + NETIF_ETH_HDR : t->frame_max))
         return -LWT_EMSGSIZE;
+    size_t tail = off ? netif_tail_len(off) : 0;
+    if (tail > size)
+        return -LWT_EINVAL;
     if (t->filling)
         return -LWT_EBUSY;
     if (t->tx_pending)
         return -LWT_EAGAIN;
-    struct net_slice frame = {t->txb, (uint32_t)t->vnet, (uint32_t)size};
+    struct net_slice frame = {t->txb, (uint32_t)t->vnet, (uint32_t)(size - tail)};
     t->busy++;
     t->filling = true;
     int len = fill(&frame, ctx);
     t->filling = false;
     if (leave(t))
         return -LWT_EBADF;
-    if (len < 0 || (size_t)len > size || (size_t)len < NETIF_ETH_HDR) {
+    if (len < 0 || (size_t)len > size - tail || (size_t)len + tail < NETIF_ETH_HDR ||
+        (tail && (size_t)len != size - tail)) {
         n->stats.tx_dropped++;
         return len < 0 ? len : -LWT_EINVAL;
     }
     if (t->vnet) {
-        int rc = vnet_header(t->txb->data, (size_t)len, off);
+        int rc = vnet_header(t->txb->data, (size_t)len + tail, off);
         if (rc < 0) {
             n->stats.tx_dropped++;
             return rc;
         }
     }
-    size_t total = t->vnet + (size_t)len;
-    int rc = send_frame(t, total);
-    /* fill only borrows txb, so a frame kept for later needs no copy. */
-    return rc == -LWT_EAGAIN ? keep_pending(t, total) : rc;
+    /* The tail goes from where it is: one writev, no copy into txb. */
+    size_t head = t->vnet + (size_t)len, total = head + tail;
+    struct iovec iov[3] = {{t->txb->data, head}};
+    int iovcnt = 1;
+    for (int i = 0; tail && i < 2; i++)
+        if (off->tail_len[i])
+            iov[iovcnt++] = (struct iovec){(void *)off->tail[i], off->tail_len[i]};
+    int rc = send_frame(t, iov, iovcnt, total);
+    if (rc != -LWT_EAGAIN)
+        return rc;
+    /* fill only borrows txb, so a frame kept for later needs no copy; the
+     * tail is only lent for this call, so it joins the frame there. */
+    for (int i = 1; i < iovcnt; i++) {
+        memcpy(t->txb->data + head, iov[i].iov_base, iov[i].iov_len);
+        head += iov[i].iov_len;
+    }
+    return keep_pending(t, total);
 }
 
 static int tap_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx)

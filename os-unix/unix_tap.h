@@ -30,9 +30,11 @@
  * UNIX_TAP_TSO_MAX + NETIF_ETH_HDR bytes goes to the kernel in one write
  * with a virtio-net header that says what to finish, and the kernel cuts
  * it into segments and completes the checksums, or, for its own sockets,
- * takes it whole. Nothing of the kind comes back: the kernel finishes
- * every frame it sends us. A kernel that refuses the virtio-net header
- * (logged) leaves the tap without offload (tso_max 0, tx_csum false).
+ * takes it whole. A tail (netif.h) goes from where it is, in the same
+ * writev; a frame kept for later (EAGAIN) takes a copy of it. Nothing of
+ * the kind comes back: the kernel finishes every frame it sends us. A
+ * kernel that refuses the virtio-net header (logged) leaves the tap
+ * without offload (tso_max 0, tx_csum false).
  *
  * Receiving: while a listener is set, a read watch on the platform's engine
  * wakes a delivery step that runs from the scheduler's deferred queue, not

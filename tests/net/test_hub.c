@@ -587,11 +587,15 @@ static uint8_t tso_byte(size_t i)
 
 /* A TCP/IPv4 frame from A to B with `data` payload bytes, its TCP
  * checksum left partial as a stack with offload leaves it, to go in
- * segments of gso bytes (0: no TSO). */
+ * segments of gso bytes (0: no TSO); with tail, the data is the write's
+ * tail, in two pieces split at `tail`, and the fill writes the headers
+ * (short: some bytes fewer). */
 struct tso_spec {
     size_t data;
     uint16_t gso;
     uint8_t flags;
+    size_t tail;
+    size_t short_by;
 };
 
 static int fill_tcp(struct net_slice *frame, void *ctx)
@@ -616,13 +620,14 @@ static int fill_tcp(struct net_slice *frame, void *ctx)
                          .src = TSO_SRC,
                          .dst = TSO_DST};
     ip4_write(&w, ETH_HDR_LEN, &ih);
-    for (size_t i = 0; i < ts->data; i++)
-        tcp[hlen + i] = tso_byte(i);
+    if (!ts->tail)
+        for (size_t i = 0; i < ts->data; i++)
+            tcp[hlen + i] = tso_byte(i);
     uint16_t c =
         (uint16_t)~net_csum_fold(net_csum_pseudo(TSO_SRC, TSO_DST, IP4_PROTO_TCP, (uint16_t)(hlen + ts->data)));
     tcp[TCP_OFF_CSUM] = (uint8_t)(c >> 8);
     tcp[TCP_OFF_CSUM + 1] = (uint8_t)c;
-    return w.bad ? -LWT_EMSGSIZE : (int)(TSO_HDRS + ts->data);
+    return w.bad ? -LWT_EMSGSIZE : (int)(TSO_HDRS + (ts->tail ? 0 : ts->data) - ts->short_by);
 }
 
 /* Writes the frame of ts on a with the offload metadata a stack would give
@@ -634,6 +639,15 @@ static int write_tcp_err(struct netif *a, struct tso_spec *ts, int hdr_err)
                                    .csum_offset = TCP_OFF_CSUM,
                                    .gso_size = ts->gso,
                                    .hdr_len = ts->gso ? (uint16_t)(TSO_HDRS + hdr_err) : 0};
+    static uint8_t data[65536];
+    for (size_t i = 0; ts->tail && i < ts->data; i++)
+        data[i] = tso_byte(i);
+    if (ts->tail) {
+        off.tail[0] = data;
+        off.tail_len[0] = (uint32_t)ts->tail;
+        off.tail[1] = data + ts->tail;
+        off.tail_len[1] = (uint32_t)(ts->data - ts->tail);
+    }
     in_write = true;
     int rc = netif_write_offload(a, TSO_HDRS + ts->data, &off, fill_tcp, ts);
     in_write = false;
@@ -693,6 +707,34 @@ static void a_tso_frame_is_cut_into_segments_like_a_nic_would(void **state)
     /* The wire's frames are what the port counts. */
     assert_int_equal(a->stats.tx_frames, 4);
     assert_int_equal(stats_of(h).written, 4);
+    log_free(&lb);
+    net_hub_free(h);
+}
+
+/* The same, the data read from where it is (the write's tail). */
+static void a_tso_frame_may_leave_its_data_where_it_is(void **state)
+{
+    (void)state;
+    struct net_hub *h = net_hub_new(1);
+    struct netif *a, *b;
+    assert_int_equal(net_hub_add_port(h, MAC_A, 1500, "a", &a), 0);
+    assert_int_equal(net_hub_add_port(h, MAC_B, 1500, "b", &b), 0);
+    assert_int_equal(net_hub_set_port_offload(a, true, 8000), 0);
+    static struct rx_log lb;
+    netif_listen(b, log_rx, &lb);
+    struct tso_spec ts = {.data = 3500, .gso = 1000, .flags = TCP_ACK | TCP_PSH, .tail = 1234};
+    assert_int_equal(write_tcp(a, &ts), 0);
+    /* A fill that leaves part of what it was lent unwritten has no place
+     * before the tail: refused. */
+    struct tso_spec bad = ts;
+    bad.short_by = 2;
+    assert_int_equal(write_tcp(a, &bad), -LWT_EINVAL);
+    assert_int_equal(a->stats.tx_dropped, 1);
+    run_for(1);
+    assert_int_equal(lb.n, 4);
+    for (size_t i = 0; i < 3; i++)
+        expect_tcp(&lb, i, i * 1000, 1000, TCP_ACK, (uint16_t)(0xfffe + i));
+    expect_tcp(&lb, 3, 3000, 500, TCP_ACK | TCP_PSH, 1);
     log_free(&lb);
     net_hub_free(h);
 }
@@ -781,6 +823,7 @@ int main(void)
         T(faults_are_deterministic_for_a_seed),
         T(zero_delay_ping_pong_takes_turns),
         T(a_tso_frame_is_cut_into_segments_like_a_nic_would),
+        T(a_tso_frame_may_leave_its_data_where_it_is),
         T(a_partial_checksum_is_completed),
         T(offload_is_only_for_ports_that_offer_it),
     };

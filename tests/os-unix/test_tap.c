@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,8 @@
 
 ssize_t __real_write(int fd, const void *buf, size_t len);
 ssize_t __wrap_write(int fd, const void *buf, size_t len);
+ssize_t __real_writev(int fd, const struct iovec *iov, int iovcnt);
+ssize_t __wrap_writev(int fd, const struct iovec *iov, int iovcnt);
 
 static int tap_eagain; /* writes to /dev/net/tun still to fail */
 
@@ -59,6 +62,16 @@ ssize_t __wrap_write(int fd, const void *buf, size_t len)
         return -1;
     }
     return __real_write(fd, buf, len);
+}
+
+ssize_t __wrap_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (tap_eagain > 0 && is_tun(fd)) {
+        tap_eagain--;
+        errno = EAGAIN;
+        return -1;
+    }
+    return __real_writev(fd, iov, iovcnt);
 }
 
 /* ---- The log, captured --------------------------------------------------- */
@@ -290,16 +303,23 @@ static int fill_echo_request(struct net_slice *frame, void *ctx)
 
 /* A TCP segment from 10.200.0.2 to a closed port of 10.200.0.1 with
  * TSO_BYTES of data and no ACK flag, its checksum left partial, to go as
- * one TSO frame: Linux answers it with a RST that acknowledges all of it. */
+ * one TSO frame: Linux answers it with a RST that acknowledges all of it.
+ * The fill writes the data too, unless it is lent only the headers' room
+ * (the data is then the write's tail). */
 #define TSO_BYTES 60000
-#define TSO_SEQ   0x12345678u
 #define TSO_HDRS  (14 + 20 + 20)
+
+struct tso_req {
+    const uint8_t *mac, *peer;
+    uint32_t seq;
+};
 
 static int fill_tso_segment(struct net_slice *frame, void *ctx)
 {
-    const struct echo_req *e = ctx;
+    const struct tso_req *e = ctx;
     struct net_wr w = net_wr_of(frame);
-    if (w.len < TSO_HDRS + TSO_BYTES)
+    bool data = w.len != TSO_HDRS;
+    if (w.len < TSO_HDRS + (data ? TSO_BYTES : 0))
         return -LWT_EINVAL;
     memset(w.p, 0, TSO_HDRS); /* the buffer is reused: no stale bytes */
     net_put_bytes(&w, 0, e->peer, 6);
@@ -315,17 +335,18 @@ static int fill_tso_segment(struct net_slice *frame, void *ctx)
     net_put_be16(&w, 24, inet_csum(w.p + 14, 20));
     net_put_be16(&w, 34, 40000); /* source port */
     net_put_be16(&w, 36, 9);     /* discard: nobody listens */
-    net_put_be32(&w, 38, TSO_SEQ);
+    net_put_be32(&w, 38, e->seq);
     net_put_u8(&w, 46, 5 << 4);  /* no options */
     net_put_u8(&w, 47, 0x08);    /* PSH */
     net_put_be16(&w, 48, 65535); /* window */
-    memset(w.p + TSO_HDRS, 0x5a, TSO_BYTES);
+    if (data)
+        memset(w.p + TSO_HDRS, 0x5a, TSO_BYTES);
     /* The pseudo-header's sum, uncomplemented: the kernel does the rest. */
     uint32_t sum = (OUR_IP >> 16) + (OUR_IP & 0xffff) + (LINUX_IP >> 16) + (LINUX_IP & 0xffff) + 6 + 20 + TSO_BYTES;
     while (sum >> 16)
         sum = (sum & 0xffff) + (sum >> 16);
     net_put_be16(&w, 50, (uint16_t)sum);
-    return w.bad ? -LWT_EINVAL : TSO_HDRS + TSO_BYTES;
+    return w.bad ? -LWT_EINVAL : TSO_HDRS + (data ? TSO_BYTES : 0);
 }
 
 static int fill_never(struct net_slice *frame, void *ctx)
@@ -598,8 +619,35 @@ static void burst_and_oversized_frames(void **state)
     netif_listen(n, NULL, NULL);
 }
 
+/* Writes the TSO segment at seq (its data as a tail in two pieces, or
+ * filled in) and waits for Linux's RST, which must acknowledge every byte. */
+static void tso_round(struct netif *n, struct rx_log *log, uint32_t seq, bool tail, int eagain)
+{
+    static uint8_t data[TSO_BYTES];
+    memset(data, 0x5a, sizeof data);
+    struct tso_req req = {.mac = n->mac, .peer = log->peer, .seq = seq};
+    struct netif_tx_offload off = {
+        .csum_partial = true, .csum_start = 34, .csum_offset = 16, .gso_size = 1460, .hdr_len = TSO_HDRS};
+    if (tail) {
+        off.tail[0] = data;
+        off.tail_len[0] = 1000;
+        off.tail[1] = data + 1000;
+        off.tail_len[1] = TSO_BYTES - 1000;
+    }
+    struct netif_stats before = n->stats;
+    log->rst = false;
+    tap_eagain = eagain;
+    assert_int_equal(netif_write_offload(n, TSO_HDRS + TSO_BYTES, &off, fill_tso_segment, &req), 0);
+    wait_for(log, WANT_RST);
+    assert_int_equal(log->rst_ack, seq + TSO_BYTES);
+    assert_int_equal(n->stats.tx_frames, before.tx_frames + 1);
+    assert_int_equal(n->stats.tx_bytes, before.tx_bytes + TSO_HDRS + TSO_BYTES);
+}
+
 /* A TSO frame (60000 bytes of TCP data, its checksum partial) goes to
- * Linux in one write and arrives whole: its RST acknowledges every byte. */
+ * Linux in one write and arrives whole: its RST acknowledges every byte.
+ * So does one whose data is a tail, sent at once (writev) or, refused at
+ * first, kept (the tail copied) and sent once the tap is writable. */
 static void a_tso_frame_reaches_linux_whole(void **state)
 {
     (void)state;
@@ -612,20 +660,17 @@ static void a_tso_frame_reaches_linux_whole(void **state)
     assert_int_equal(netif_write(n, ARP_FRAME, fill_arp_request, n->mac), 0);
     wait_for(&log, WANT_ARP_REPLY);
 
-    struct echo_req req = {.mac = n->mac, .peer = log.peer};
     struct netif_tx_offload off = {
         .csum_partial = true, .csum_start = 34, .csum_offset = 16, .gso_size = 1460, .hdr_len = TSO_HDRS};
-    struct netif_stats before = n->stats;
     /* Without TSO asked for, it is too big. */
     struct netif_tx_offload csum_only = {.csum_partial = true, .csum_start = 34, .csum_offset = 16};
     assert_int_equal(netif_write_offload(n, TSO_HDRS + TSO_BYTES, &csum_only, fill_never, NULL), -LWT_EMSGSIZE);
     assert_int_equal(netif_write_offload(n, UNIX_TAP_TSO_MAX + NETIF_ETH_HDR + 1, &off, fill_never, NULL),
                      -LWT_EMSGSIZE);
-    assert_int_equal(netif_write_offload(n, TSO_HDRS + TSO_BYTES, &off, fill_tso_segment, &req), 0);
-    assert_int_equal(n->stats.tx_frames, before.tx_frames + 1);
-    assert_int_equal(n->stats.tx_bytes, before.tx_bytes + TSO_HDRS + TSO_BYTES);
-    wait_for(&log, WANT_RST);
-    assert_int_equal(log.rst_ack, TSO_SEQ + TSO_BYTES);
+    tso_round(n, &log, 0x12345678u, false, 0);
+    tso_round(n, &log, 0x22345678u, true, 0);
+    tso_round(n, &log, 0x32345678u, true, 1);
+    assert_int_equal(tap_eagain, 0);
     assert_int_equal(n->stats.tx_errors, 0);
     assert_int_equal(n->stats.tx_dropped, 0);
     netif_listen(n, NULL, NULL);
