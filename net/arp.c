@@ -61,7 +61,7 @@ static void arp_send(struct net_stack *s, uint16_t op, const uint8_t *eth_dst, c
     struct arp_fill f = {.pkt = {.op = op, .spa = spa, .tpa = tpa}};
     memcpy(f.pkt.sha, s->nif->mac, ETH_ALEN);
     memcpy(f.pkt.tha, tha, ETH_ALEN);
-    eth__output(s, eth_dst, ETH_TYPE_ARP, ARP_LEN, arp_fill, &f);
+    eth__output(s, eth_dst, ETH_TYPE_ARP, ARP_LEN, NULL, arp_fill, &f);
 }
 
 static const uint8_t zero_mac[ETH_ALEN];
@@ -126,7 +126,7 @@ static void flush_queue(struct net_stack *s, uint32_t ip, const uint8_t *mac)
             continue;
         }
         struct copy_fill f = {&q->pkt};
-        eth__output(s, mac, ETH_TYPE_IP4, q->pkt.len, copy_fill, &f);
+        eth__output(s, mac, ETH_TYPE_IP4, q->pkt.len, q->has_off ? &q->off : NULL, copy_fill, &f);
         drop_queued(c, link);
     }
 }
@@ -208,7 +208,7 @@ bool arp__lookup(struct net_stack *s, uint32_t ip, uint8_t mac[ETH_ALEN])
     return false;
 }
 
-void arp__queue(struct net_stack *s, uint32_t next_hop, struct net_slice pkt)
+void arp__queue(struct net_stack *s, uint32_t next_hop, struct net_slice pkt, const struct netif_tx_offload *off)
 {
     struct arp_cache *c = &s->arp;
     struct arp_entry *e = find(c, next_hop);
@@ -221,6 +221,9 @@ void arp__queue(struct net_stack *s, uint32_t next_hop, struct net_slice pkt)
     q->next = NULL;
     q->next_hop = next_hop;
     q->pkt = pkt;
+    q->has_off = off != NULL;
+    if (off)
+        q->off = *off;
     *c->queue_tail = q;
     c->queue_tail = &q->next;
     c->queue_len++;

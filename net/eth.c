@@ -57,12 +57,20 @@ static int eth_fill(struct net_slice *frame, void *ctx)
     return (int)len;
 }
 
-int eth__output(struct net_stack *s, const uint8_t dst[ETH_ALEN], uint16_t type, size_t payload_len, netif_fill_fn fill,
-                void *ctx)
+int eth__output(struct net_stack *s, const uint8_t dst[ETH_ALEN], uint16_t type, size_t payload_len,
+                const struct netif_tx_offload *off, netif_fill_fn fill, void *ctx)
 {
     struct eth_fill f = {dst, s->nif->mac, type, fill, ctx};
     size_t size = ETH_HDR_LEN + payload_len;
     if (size < ETH_MIN_LEN)
         size = ETH_MIN_LEN;
-    return netif_write(s->nif, size, eth_fill, &f);
+    if (!off)
+        return netif_write(s->nif, size, eth_fill, &f);
+    /* The layers above count from their own header; the device from ours. */
+    struct netif_tx_offload o = *off;
+    if (o.gso_size)
+        o.hdr_len = (uint16_t)(o.hdr_len + ETH_HDR_LEN);
+    if (o.csum_partial)
+        o.csum_start = (uint16_t)(o.csum_start + ETH_HDR_LEN);
+    return netif_write_offload(s->nif, size, &o, eth_fill, &f);
 }

@@ -6,9 +6,13 @@
 #include "hub.h"
 #include "log.h"
 #include "lwt_errno.h"
+#include "net_csum.h"
 #include "net_fault_draw.h"
 #include "pcap.h"
 #include "scheduler.h"
+#include "wire_eth.h"
+#include "wire_ip4.h"
+#include "wire_tcp.h"
 
 static struct log_source hub_log = LOG_SOURCE("hub");
 
@@ -207,19 +211,28 @@ static void deliver_due(struct net_hub *h)
 
 /* ---- The netif ---------------------------------------------------------- */
 
+static void launch(struct hub_port *port, struct hub_frame *f);
+
+/* Whether the medium is full: a frame written now is dropped (counted). */
+static bool full(struct hub_port *port)
+{
+    struct net_hub *h = port->hub;
+    if (h->in_flight < NET_HUB_MAX_IN_FLIGHT)
+        return false;
+    if (!h->warned_full)
+        log_warn(&hub_log, "%u frames in flight: dropping", NET_HUB_MAX_IN_FLIGHT);
+    h->warned_full = true;
+    port->netif.stats.tx_dropped++;
+    return true;
+}
+
 static int hub_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx)
 {
     struct hub_port *port = (struct hub_port *)n;
-    struct net_hub *h = port->hub;
     if (size > (size_t)n->mtu + NETIF_ETH_HDR)
         return -LWT_EMSGSIZE;
-    if (h->in_flight >= NET_HUB_MAX_IN_FLIGHT) {
-        if (!h->warned_full)
-            log_warn(&hub_log, "%u frames in flight: dropping", NET_HUB_MAX_IN_FLIGHT);
-        h->warned_full = true;
-        n->stats.tx_dropped++;
+    if (full(port))
         return 0;
-    }
     /* The buffer is the frame's own: it travels to the receivers. */
     struct hub_frame *f = malloc(sizeof *f);
     if (!f) {
@@ -240,8 +253,18 @@ static int hub_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx
         return len < 0 ? len : -LWT_EINVAL;
     }
     net_slice_trim(&f->frame, (size_t)len);
+    launch(port, f);
+    return 0;
+}
+
+/* Puts a finished frame (f->frame, owned by f) on the segment: the
+ * port's statistics, the capture, the faults and the queue. */
+static void launch(struct hub_port *port, struct hub_frame *f)
+{
+    struct net_hub *h = port->hub;
+    struct netif *n = &port->netif;
     n->stats.tx_frames++;
-    n->stats.tx_bytes += (uint64_t)len;
+    n->stats.tx_bytes += f->frame.len;
     h->stats.written++;
     if (h->pcap)
         net_pcap_frame(h->pcap, sched_now(), &f->frame);
@@ -255,7 +278,7 @@ static int hub_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx
         h->stats.lost++;
         net_slice_release(&f->frame);
         free(f);
-        return 0;
+        return;
     }
     uint64_t jitter = fx->jitter_ns == UINT64_MAX ? r_jitter : r_jitter % (fx->jitter_ns + 1);
     f->from = port;
@@ -285,7 +308,137 @@ static int hub_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx
         enqueue(h, f);
     }
     rearm(h);
+}
+
+/* ---- Offload: what a NIC does with a TSO frame -------------------------- */
+
+/* Completes the partial checksum of the frame's bytes from csum_start on. */
+static bool csum_complete(uint8_t *p, size_t len, const struct netif_tx_offload *off)
+{
+    size_t field = (size_t)off->csum_start + off->csum_offset;
+    if (off->csum_start > len || field + 2 > len)
+        return false;
+    uint16_t c = net_csum_fold(net_csum_add(0, p + off->csum_start, len - off->csum_start));
+    p[field] = (uint8_t)(c >> 8);
+    p[field + 1] = (uint8_t)c;
+    return true;
+}
+
+/* Launches frame (owned) as it is; false if the medium is full or memory
+ * short (dropped and counted). */
+static bool launch_slice(struct hub_port *port, struct net_slice frame)
+{
+    struct hub_frame *f = NULL;
+    if (full(port)) {
+        net_slice_release(&frame);
+        return false;
+    }
+    if (!(f = malloc(sizeof *f))) {
+        port->netif.stats.tx_dropped++;
+        net_slice_release(&frame);
+        return false;
+    }
+    f->frame = frame;
+    launch(port, f);
+    return true;
+}
+
+/* Cuts a TCP/IPv4 TSO frame into frames of gso_size payload bytes, each
+ * with the headers (the IP length, identification and checksum, the TCP
+ * sequence number and checksum made its own; FIN and PSH only on the last
+ * one) and launches them. 0 (frames the medium cannot take are dropped and
+ * counted, as on the wire), or -LWT_EINVAL if the headers are not what off
+ * says. */
+static int segment(struct hub_port *port, const struct net_slice *whole, const struct netif_tx_offload *off)
+{
+    struct net_slice ip = *whole;
+    struct ip4_hdr iph;
+    struct net_rd r = net_rd_of(whole);
+    if (net_be16(&r, ETH_OFF_TYPE) != ETH_TYPE_IP4 || net_slice_pull(&ip, ETH_HDR_LEN) < 0 ||
+        ip4_parse(&ip, &iph) < 0 || iph.proto != IP4_PROTO_TCP || iph.hlen != IP4_HDR_MIN || ip4_is_fragment(&iph) ||
+        off->csum_start != ETH_HDR_LEN + IP4_HDR_MIN)
+        return -LWT_EINVAL;
+    size_t tcp_at = off->csum_start;
+    size_t thlen = (size_t)(net_u8(&r, tcp_at + TCP_OFF_DOFF) >> 4) * 4;
+    if (r.bad || thlen < TCP_HDR_MIN || tcp_at + thlen != off->hdr_len || off->hdr_len > whole->len ||
+        (size_t)ETH_HDR_LEN + iph.total_len != whole->len)
+        return -LWT_EINVAL;
+    uint32_t seq = net_be32(&r, tcp_at + TCP_OFF_SEQ);
+    uint8_t flags = net_u8(&r, tcp_at + TCP_OFF_FLAGS);
+    const uint8_t *src = net_slice_data(whole);
+    size_t payload = whole->len - off->hdr_len;
+    for (size_t done = 0; done < payload; done += off->gso_size) {
+        size_t n = payload - done < off->gso_size ? payload - done : off->gso_size;
+        bool last = done + n == payload;
+        struct net_slice seg;
+        if (net_slice_alloc(&seg, 0, off->hdr_len + n) < 0) {
+            port->netif.stats.tx_dropped++;
+            return 0;
+        }
+        uint8_t *d = net_slice_data(&seg);
+        memcpy(d, src, off->hdr_len);
+        memcpy(d + off->hdr_len, src + off->hdr_len + done, n);
+        struct net_wr w = net_wr_of(&seg);
+        struct ip4_hdr h = iph;
+        h.total_len = (uint16_t)(IP4_HDR_MIN + thlen + n);
+        h.id = (uint16_t)(iph.id + done / off->gso_size);
+        ip4_write(&w, ETH_HDR_LEN, &h);
+        net_put_be32(&w, tcp_at + TCP_OFF_SEQ, seq + (uint32_t)done);
+        net_put_u8(&w, tcp_at + TCP_OFF_FLAGS, last ? flags : (uint8_t)(flags & ~(TCP_FIN | TCP_PSH)));
+        net_put_be16(&w, tcp_at + TCP_OFF_CSUM, 0);
+        uint32_t sum = net_csum_pseudo(iph.src, iph.dst, IP4_PROTO_TCP, (uint16_t)(thlen + n));
+        net_put_be16(&w, tcp_at + TCP_OFF_CSUM, net_csum_fold(net_csum_add(sum, d + tcp_at, thlen + n)));
+        if (!launch_slice(port, seg))
+            return 0; /* the rest would be dropped too */
+    }
     return 0;
+}
+
+static int hub_write_offload(struct netif *n, size_t size, const struct netif_tx_offload *off, netif_fill_fn fill,
+                             void *ctx)
+{
+    struct hub_port *port = (struct hub_port *)n;
+    if ((off->csum_partial && !n->tx_csum) || (off->gso_size && (!n->tso_max || !off->csum_partial)))
+        return -LWT_EINVAL;
+    if (size > (off->gso_size ? (size_t)n->tso_max : (size_t)n->mtu) + NETIF_ETH_HDR)
+        return -LWT_EMSGSIZE;
+    if (full(port))
+        return 0;
+    /* Built whole first, as the stack hands it to a NIC, the tail read from
+     * where it is. */
+    size_t tail = netif_tail_len(off);
+    struct net_slice whole;
+    if (tail > size || net_slice_alloc(&whole, 0, size) != 0) {
+        n->stats.tx_dropped++;
+        return tail > size ? -LWT_EINVAL : -LWT_ENOMEM;
+    }
+    struct net_slice lent = whole;
+    lent.len -= (uint32_t)tail;
+    int len = fill(&lent, ctx);
+    if (len < 0 || (size_t)len > size - tail || (tail && (size_t)len != size - tail)) {
+        net_slice_release(&whole);
+        n->stats.tx_dropped++;
+        return len < 0 ? len : -LWT_EINVAL;
+    }
+    uint8_t *d = net_slice_data(&whole) + len;
+    if (off->tail_len[0])
+        memcpy(d, off->tail[0], off->tail_len[0]);
+    if (off->tail_len[1])
+        memcpy(d + off->tail_len[0], off->tail[1], off->tail_len[1]);
+    net_slice_trim(&whole, (size_t)len + tail);
+    int rc = 0;
+    if (off->gso_size && whole.len > (size_t)off->hdr_len + off->gso_size) {
+        rc = segment(port, &whole, off);
+        net_slice_release(&whole);
+    } else if (off->csum_partial && !csum_complete(net_slice_data(&whole), whole.len, off)) {
+        rc = -LWT_EINVAL;
+        net_slice_release(&whole);
+    } else {
+        launch_slice(port, whole);
+    }
+    if (rc == -LWT_EINVAL)
+        n->stats.tx_dropped++;
+    return rc;
 }
 
 static lwt_t *hub_wait_writable(struct netif *n)
@@ -303,6 +456,7 @@ static void hub_listen(struct netif *n, netif_rx_fn rx, void *ctx)
 
 static const struct netif_ops hub_ops = {
     .write = hub_write,
+    .write_offload = hub_write_offload,
     .wait_writable = hub_wait_writable,
     .listen = hub_listen,
 };
@@ -374,6 +528,15 @@ int net_hub_set_port_faults(struct netif *port, const struct net_hub_faults *f)
     struct hub_port *p = (struct hub_port *)port;
     p->own_faults = f != NULL;
     p->faults = f ? *f : (struct net_hub_faults){0};
+    return 0;
+}
+
+int net_hub_set_port_offload(struct netif *port, bool tx_csum, uint32_t tso_max)
+{
+    if (!port || port->ops != &hub_ops || (tso_max && (!tx_csum || tso_max <= port->mtu || tso_max > IP4_MAX_PACKET)))
+        return -LWT_EINVAL;
+    port->tx_csum = tx_csum;
+    port->tso_max = tso_max;
     return 0;
 }
 

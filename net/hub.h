@@ -8,6 +8,12 @@
  * re-enter the stack: it comes from a scheduler timer, on a later turn, in
  * the order frames were written unless faults say otherwise.
  *
+ * A port may offer offloads (netif.h), as a NIC would: TCP checksums the
+ * stack leaves partial are completed, and TSO frames are cut into MTU-sized
+ * frames with their own headers and checksums, before anything else sees
+ * them (the capture, the faults and the other ports get the frames of the
+ * wire, each counted in the port's tx_frames).
+ *
  * Faults (loss, duplication, reordering, delay, jitter) are drawn from a
  * PRNG seeded by the hub's seed and timed by the scheduler's clock, so a run
  * on the virtual clock (tests/support/test_vclock.h) is exact and repeats
@@ -21,6 +27,7 @@
 #ifndef TESSERA_NET_HUB_H
 #define TESSERA_NET_HUB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +77,13 @@ void net_hub_set_faults(struct net_hub *h, const struct net_hub_faults *f);
  * goes back to the hub's. Returns 0, or -LWT_EINVAL if port is not a hub
  * port. */
 int net_hub_set_port_faults(struct netif *port, const struct net_hub_faults *f);
+
+/* The offloads this port offers from now on: completing partial TCP
+ * checksums (tx_csum) and TSO up to IP packets of tso_max bytes (0: none;
+ * more than the MTU, at most 65535, and only with tx_csum). A new port
+ * offers none. Returns 0, or -LWT_EINVAL for a port that is not a hub
+ * port or values out of range. */
+int net_hub_set_port_offload(struct netif *port, bool tx_csum, uint32_t tso_max);
 
 void net_hub_stats(const struct net_hub *h, struct net_hub_stats *out);
 /* Frames waiting for delivery (each counts once, whatever its copies). */

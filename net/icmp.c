@@ -20,7 +20,7 @@ static void send_icmp(struct net_stack *s, uint32_t dst, uint8_t type, uint8_t c
      * the frame, so sum them here (the header is even-sized). */
     uint32_t sum = net_csum_add(net_csum_add(0, hdr, sizeof hdr), body, body_len);
     net_put_be16(&w, ICMP_OFF_CSUM, net_csum_fold(sum));
-    struct ip4_payload p = {{hdr, body}, {sizeof hdr, body_len}};
+    struct ip4_payload p = {{hdr, body}, {sizeof hdr, body_len}, NULL};
     ip4__output(s, 0, dst, IP4_PROTO_ICMP, &p);
 }
 

@@ -3,7 +3,9 @@
  *
  * Outgoing datagrams are written straight into the netif's frame when the
  * next hop's MAC is known; otherwise each fragment is built in a buffer of
- * its own and queued with ARP until the address resolves.
+ * its own and queued with ARP until the address resolves. A packet the
+ * netif is to finish (TCP's offloads) is never fragmented: a TSO packet
+ * bigger than the MTU goes as one, and the netif cuts it into segments.
  */
 #include "lwt_errno.h"
 #include "scheduler.h"
@@ -99,17 +101,18 @@ struct frag_fill {
     struct ip4_hdr h;
     const struct ip4_payload *p;
     size_t off, len; /* this fragment's range of the payload */
+    size_t tail;     /* its last bytes, which the netif takes from the payload itself */
 };
 
 static int frag_fill(struct net_slice *out, void *ctx)
 {
     struct frag_fill *f = ctx;
     struct net_wr w = net_wr_of(out);
-    size_t n = IP4_HDR_MIN + f->len;
+    size_t n = IP4_HDR_MIN + f->len - f->tail;
     if (!net_wr_has(&w, 0, n))
         return -LWT_EMSGSIZE;
     ip4_write(&w, 0, &f->h);
-    payload_copy(f->p, f->off, f->len, w.p + IP4_HDR_MIN);
+    payload_copy(f->p, f->off, f->len - f->tail, w.p + IP4_HDR_MIN);
     return (int)n;
 }
 
@@ -127,6 +130,26 @@ int ip4__output(struct net_stack *s, uint32_t src, uint32_t dst, uint8_t proto, 
     size_t total = ip4_payload_len(p);
     if (total > IP4_MAX_PACKET - IP4_HDR_MIN)
         return -LWT_EMSGSIZE;
+    /* An offloaded packet is finished by the netif, and a TSO one goes
+     * whole: cut into fragments, neither could be. */
+    const struct netif_tx_offload *tx = p->off;
+    struct netif_tx_offload o;
+    if (tx) {
+        const struct netif *n = s->nif;
+        bool tso = tx->gso_size && IP4_HDR_MIN + total > n->mtu;
+        if ((tx->csum_partial && !n->tx_csum) || (!tx->gso_size && IP4_HDR_MIN + total > n->mtu) ||
+            (tso && IP4_HDR_MIN + total > n->tso_max))
+            return -LWT_EINVAL;
+        o = *tx;
+        o.tail_len[0] = o.tail_len[1] = 0; /* ours to set */
+        if (!tso)
+            o.gso_size = o.hdr_len = 0; /* it fits in one frame as it is */
+        else
+            o.hdr_len = (uint16_t)(o.hdr_len + IP4_HDR_MIN);
+        if (o.csum_partial)
+            o.csum_start = (uint16_t)(o.csum_start + IP4_HDR_MIN);
+        tx = o.gso_size || o.csum_partial ? &o : NULL;
+    }
     if (!src)
         src = s->cfg.addr;
     uint8_t mac[ETH_ALEN];
@@ -143,7 +166,7 @@ int ip4__output(struct net_stack *s, uint32_t src, uint32_t dst, uint8_t proto, 
         resolved = arp__lookup(s, next_hop, mac);
     }
     /* Every fragment but the last carries a multiple of 8 bytes. */
-    size_t max = s->nif->mtu - IP4_HDR_MIN;
+    size_t max = tx ? total : (size_t)s->nif->mtu - IP4_HDR_MIN;
     if (total > max)
         max &= ~(size_t)7;
     struct frag_fill f = {
@@ -157,13 +180,22 @@ int ip4__output(struct net_stack *s, uint32_t src, uint32_t dst, uint8_t proto, 
         f.h.total_len = (uint16_t)(IP4_HDR_MIN + f.len);
         int rc = 0;
         if (resolved) {
-            rc = eth__output(s, mac, ETH_TYPE_IP4, IP4_HDR_MIN + f.len, frag_fill, &f);
+            /* A TSO packet's data (the parts after the first, the upper
+             * layer's header) goes from where it is to the netif. */
+            if (tx && tx->gso_size && (p->len[1] || p->len[2])) {
+                o.tail[0] = p->part[1];
+                o.tail[1] = p->part[2];
+                o.tail_len[0] = (uint32_t)p->len[1];
+                o.tail_len[1] = (uint32_t)p->len[2];
+                f.tail = p->len[1] + p->len[2];
+            }
+            rc = eth__output(s, mac, ETH_TYPE_IP4, IP4_HDR_MIN + f.len, tx, frag_fill, &f);
         } else {
             struct net_slice pkt;
             if (net_slice_alloc(&pkt, ETH_HDR_LEN, IP4_HDR_MIN + f.len) < 0)
                 return -LWT_ENOBUFS;
             frag_fill(&pkt, &f);
-            arp__queue(s, next_hop, pkt);
+            arp__queue(s, next_hop, pkt, tx);
         }
         if (rc < 0)
             return rc;

@@ -9,11 +9,21 @@
  * (net_buf.h) that starts at the Ethernet header; the receiver keeps it as
  * long as it likes and releases it.
  *
+ * Offload: a device may finish TCP/IPv4 frames the way a NIC does, which
+ * it says in tso_max and tx_csum. Such frames go through write_offload with
+ * a struct netif_tx_offload: a partial checksum (the stack stores only the
+ * pseudo-header's sum; the device sums the rest), and with TSO a frame
+ * bigger than the MTU, whose TCP payload the device cuts into segments of
+ * gso_size bytes, each with a copy of the headers, as if the stack had sent
+ * them one by one. A device that offers neither never sees such a frame:
+ * the stack then sends MTU-sized frames with their checksums done.
+ *
  * Frames carry no FCS. Everything runs on the scheduler's thread.
  */
 #ifndef TESSERA_NETIF_H
 #define TESSERA_NETIF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +42,28 @@ struct netif_stats {
     uint64_t tx_errors;           /* the medium failed */
 };
 
+/* What the device is to finish in one frame written with write_offload.
+ * Offsets count from the start of the frame (the Ethernet header).
+ *
+ * The frame's last bytes may stay where they are: the tail (up to two
+ * ranges, borrowed for the call) is what the device sends after the bytes
+ * the fill writes (gather I/O, as a NIC reads a packet's pages), so TCP's
+ * data goes from its send buffer to the device without a copy of ours. */
+struct netif_tx_offload {
+    uint16_t gso_size;    /* TSO: TCP payload bytes per segment on the wire; 0: one frame as written */
+    uint16_t hdr_len;     /* TSO: bytes of Ethernet, IPv4 and TCP headers, repeated in each segment */
+    bool csum_partial;    /* the TCP checksum field holds the pseudo-header's sum (not complemented) */
+    uint16_t csum_start;  /* csum_partial: where the sum starts (the TCP header) */
+    uint16_t csum_offset; /* csum_partial: the field, from csum_start (16 for TCP) */
+    const uint8_t *tail[2];
+    uint32_t tail_len[2]; /* 0, 0: no tail, the fill writes the whole frame */
+};
+
+static inline size_t netif_tail_len(const struct netif_tx_offload *off)
+{
+    return (size_t)off->tail_len[0] + off->tail_len[1];
+}
+
 /* Writes a frame into `frame`: a slice of exactly the size asked for,
  * borrowed for the call. Returns the frame's length (at most that size),
  * or a negative LWT_E* code to send nothing. */
@@ -47,6 +79,15 @@ struct netif_ops {
      * now (fill is not called; see wait_writable); the fill's own error; or
      * another LWT_E* code. */
     int (*write)(struct netif *n, size_t size, netif_fill_fn fill, void *ctx);
+    /* write, for a frame the device finishes as off says (borrowed for
+     * the call). size may be up to tso_max + NETIF_ETH_HDR when
+     * off->gso_size is set, else up to mtu + NETIF_ETH_HDR. Only for a
+     * device that offers what off asks (tso_max, tx_csum); NULL in one
+     * that offers nothing. A TSO frame always has a partial checksum.
+     * With a tail, size counts it, and the fill is lent the rest, all of
+     * which it must write (-LWT_EINVAL otherwise). */
+    int (*write_offload)(struct netif *n, size_t size, const struct netif_tx_offload *off, netif_fill_fn fill,
+                         void *ctx);
     /* A promise fulfilled once write may succeed again (at once if it may
      * now). Cancelable. */
     lwt_t *(*wait_writable)(struct netif *n);
@@ -59,6 +100,8 @@ struct netif {
     const struct netif_ops *ops; /* ro */
     uint8_t mac[6];              /* ro */
     uint16_t mtu;                /* ro: the largest IP packet, e.g. 1500 */
+    uint32_t tso_max;            /* ro: the largest IP packet for TSO (<= 65535, needs tx_csum); 0: none */
+    bool tx_csum;                /* ro: write_offload completes partial TCP/IPv4 checksums */
     struct netif_stats stats;    /* ro: kept by the device */
     const char *name;            /* ro: for logs */
 };
@@ -66,6 +109,12 @@ struct netif {
 static inline int netif_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx)
 {
     return n->ops->write(n, size, fill, ctx);
+}
+/* write_offload when off is not NULL, else write. */
+static inline int netif_write_offload(struct netif *n, size_t size, const struct netif_tx_offload *off,
+                                      netif_fill_fn fill, void *ctx)
+{
+    return off ? n->ops->write_offload(n, size, off, fill, ctx) : n->ops->write(n, size, fill, ctx);
 }
 static inline lwt_t *netif_wait_writable(struct netif *n)
 {

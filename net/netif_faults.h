@@ -5,7 +5,9 @@
  * makes the faults on its side of the wire.
  *
  * The wrapper is itself a struct netif with the inner's MAC, MTU and name;
- * the stack runs on the wrapper. Faults apply to tx (frames the stack
+ * the stack runs on the wrapper. It offers no offload (netif.h), whatever
+ * the inner netif does: the stack sends it MTU-sized frames with their
+ * checksums done, which it can hold, copy and replay as they are. Faults apply to tx (frames the stack
  * writes, before they reach the inner netif) and to rx (frames the inner
  * netif hands up, before they reach the stack's listener), each with its
  * own configuration and its own PRNG stream, so the faults of one

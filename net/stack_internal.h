@@ -37,6 +37,8 @@ struct arp_queued {
     struct arp_queued *next;
     uint32_t next_hop;
     struct net_slice pkt;
+    bool has_off; /* off applies to it (offsets from the IP header) */
+    struct netif_tx_offload off;
 };
 
 struct arp_cache {
@@ -57,19 +59,23 @@ void arp__input(struct net_stack *s, struct net_slice *pkt);
 /* The MAC of next_hop, true; or false, with a request under way. */
 bool arp__lookup(struct net_stack *s, uint32_t next_hop, uint8_t mac[ETH_ALEN]);
 /* Queues an owned IP packet (with Ethernet headroom) until next_hop
- * resolves; dropped (and counted) past the bound. */
-void arp__queue(struct net_stack *s, uint32_t next_hop, struct net_slice pkt);
+ * resolves, with the offload it is to be sent with (off: NULL or
+ * borrowed, copied); dropped (and counted) past the bound. */
+void arp__queue(struct net_stack *s, uint32_t next_hop, struct net_slice pkt, const struct netif_tx_offload *off);
 void arp__announce(struct net_stack *s);
 
 /* ---- IPv4 (ip4.c, ip4_reasm.c) ------------------------------------------ */
 
 /* Up to three byte ranges sent back to back as one IP payload: an upper
  * layer's header and its data (which may wrap around a ring). Borrowed for
- * the call. */
+ * the call. off, when set, asks the netif to finish the packet (TCP's
+ * partial checksum, TSO), its offsets counted from the payload's start;
+ * only for what the netif offers (netif.h). */
 #define IP4_PAYLOAD_PARTS 3
 struct ip4_payload {
     const uint8_t *part[IP4_PAYLOAD_PARTS];
     size_t len[IP4_PAYLOAD_PARTS];
+    const struct netif_tx_offload *off;
 };
 
 static inline size_t ip4_payload_len(const struct ip4_payload *p)
@@ -78,9 +84,11 @@ static inline size_t ip4_payload_len(const struct ip4_payload *p)
 }
 
 void ip4__input(struct net_stack *s, struct net_slice *pkt);
-/* Sends one datagram, fragmenting it to the MTU. src 0 means the stack's
- * address. 0, or -LWT_ENETUNREACH, -LWT_EADDRNOTAVAIL, -LWT_EMSGSIZE,
- * -LWT_ENOBUFS, or the netif's error. */
+/* Sends one datagram, fragmenting it to the MTU, except a TSO packet
+ * (p->off with a gso_size), which goes whole to a netif whose tso_max it
+ * fits. src 0 means the stack's address. 0, or -LWT_ENETUNREACH,
+ * -LWT_EADDRNOTAVAIL, -LWT_EMSGSIZE, -LWT_EINVAL (an offload the netif
+ * does not offer), -LWT_ENOBUFS, or the netif's error. */
 int ip4__output(struct net_stack *s, uint32_t src, uint32_t dst, uint8_t proto, const struct ip4_payload *p);
 bool ip4__is_local_broadcast(const struct net_stack *s, uint32_t dst);
 
@@ -148,8 +156,10 @@ struct net_stack {
 
 void eth__input(void *ctx, struct net_slice frame);
 /* Sends an Ethernet frame of payload_len bytes of `type` to dst, the
- * payload written by fill at offset ETH_HDR_LEN of the frame. */
-int eth__output(struct net_stack *s, const uint8_t dst[ETH_ALEN], uint16_t type, size_t payload_len, netif_fill_fn fill,
-                void *ctx);
+ * payload written by fill at offset ETH_HDR_LEN of the frame. off (NULL:
+ * none; borrowed) is the offload the netif is to do, its offsets counted
+ * from the payload's start. */
+int eth__output(struct net_stack *s, const uint8_t dst[ETH_ALEN], uint16_t type, size_t payload_len,
+                const struct netif_tx_offload *off, netif_fill_fn fill, void *ctx);
 
 #endif

@@ -79,7 +79,22 @@ uint32_t tcp__seg_max(const struct tcp_pcb *p)
     return p->mss > bytes ? p->mss - bytes : 1;
 }
 
-static void send_segment(struct tcp_pcb *p, uint32_t seq, uint8_t flags, const uint8_t *d[2], const uint32_t n[2])
+/* The most new data one send may carry: seg_max, or with TSO as many
+ * whole segments of seg_max as the netif takes in one packet (the bound
+ * counts the largest TCP header). */
+static uint32_t new_data_max(const struct tcp_pcb *p, uint32_t seg_max)
+{
+    const struct netif *n = p->stack->nif;
+    uint32_t max = n->tso_max < IP4_MAX_PACKET ? n->tso_max : IP4_MAX_PACKET;
+    if (!n->tx_csum || max < IP4_HDR_MIN + TCP_HDR_MAX + 2 * seg_max)
+        return seg_max;
+    return (max - IP4_HDR_MIN - TCP_HDR_MAX) / seg_max * seg_max;
+}
+
+/* Sends one segment; with gso set, data of more than gso bytes that the
+ * netif cuts into segments of gso bytes (TSO). */
+static void send_segment(struct tcp_pcb *p, uint32_t seq, uint8_t flags, const uint8_t *d[2], const uint32_t n[2],
+                         uint32_t gso)
 {
     struct tcp_hdr h = {.sport = p->local_port, .dport = p->remote_port, .seq = seq, .flags = flags};
     uint32_t wnd = tcp__rcv_wnd(p);
@@ -105,18 +120,33 @@ static void send_segment(struct tcp_pcb *p, uint32_t seq, uint8_t flags, const u
     uint8_t hdr[TCP_HDR_MAX];
     size_t hlen = tcp_write_hdr(hdr, &h);
     uint32_t dlen = n[0] + n[1];
-    bool odd = false;
     uint32_t sum = net_csum_pseudo(p->local_addr, p->remote_addr, IP4_PROTO_TCP, (uint16_t)(hlen + dlen));
-    sum = csum_cont(sum, hdr, hlen, &odd);
-    sum = csum_cont(sum, d[0], n[0], &odd);
-    sum = csum_cont(sum, d[1], n[1], &odd);
-    uint16_t c = net_csum_fold(sum);
+    uint16_t c;
+    struct netif_tx_offload off = {0};
+    if (p->stack->nif->tx_csum) {
+        /* The netif sums header and data (each segment's, with TSO) onto
+         * the pseudo-header's sum, which goes in the field uncomplemented. */
+        c = (uint16_t)~net_csum_fold(sum);
+        off.csum_partial = true;
+        off.csum_offset = TCP_OFF_CSUM;
+        if (gso && dlen > gso) {
+            off.gso_size = (uint16_t)gso;
+            off.hdr_len = (uint16_t)hlen;
+        }
+    } else {
+        bool odd = false;
+        sum = csum_cont(sum, hdr, hlen, &odd);
+        sum = csum_cont(sum, d[0], n[0], &odd);
+        sum = csum_cont(sum, d[1], n[1], &odd);
+        c = net_csum_fold(sum);
+    }
     hdr[TCP_OFF_CSUM] = (uint8_t)(c >> 8);
     hdr[TCP_OFF_CSUM + 1] = (uint8_t)c;
-    struct ip4_payload pl = {{hdr, d[0], d[1]}, {hlen, n[0], n[1]}};
+    struct ip4_payload pl = {{hdr, d[0], d[1]}, {hlen, n[0], n[1]}, off.csum_partial ? &off : NULL};
     ip4__output(p->stack, p->local_addr, p->remote_addr, IP4_PROTO_TCP, &pl);
     struct tcp_state_all *t = tcp__all(p->stack);
-    t->stats.segs_out++;
+    /* A TSO packet counts as the segments it becomes on the wire. */
+    t->stats.segs_out += off.gso_size ? (dlen + off.gso_size - 1) / off.gso_size : 1;
     if (flags & TCP_RST)
         t->stats.rst_sent++;
     if (flags & TCP_ACK) {
@@ -138,7 +168,9 @@ void tcp__send_data(struct tcp_pcb *p, uint32_t seq, uint32_t len, uint8_t flags
     const uint8_t *d[2];
     uint32_t n[2];
     tcp_ring_pieces(&p->sndbuf, seq - p->snd_una, len, d, n);
-    send_segment(p, seq, flags, d, n);
+    /* More than a segment's worth only comes from tcp__output, with TSO. */
+    uint32_t seg_max = tcp__seg_max(p);
+    send_segment(p, seq, flags, d, n, len > seg_max ? seg_max : 0);
 }
 
 /* Pure ACKs and RSTs carry the highest sequence number sent, not snd_nxt:
@@ -147,24 +179,24 @@ void tcp__send_data(struct tcp_pcb *p, uint32_t seq, uint32_t len, uint8_t flags
  * stacks doing that answer each other's ACKs forever). */
 void tcp__send_ack(struct tcp_pcb *p)
 {
-    send_segment(p, p->snd_max, TCP_ACK, (const uint8_t **)no_data, no_len);
+    send_segment(p, p->snd_max, TCP_ACK, (const uint8_t **)no_data, no_len, 0);
 }
 
 void tcp__send_syn(struct tcp_pcb *p)
 {
     uint8_t flags = p->state == TCP_SYN_SENT ? TCP_SYN : TCP_SYN | TCP_ACK;
-    send_segment(p, p->iss, flags, (const uint8_t **)no_data, no_len);
+    send_segment(p, p->iss, flags, (const uint8_t **)no_data, no_len, 0);
     p->snd_nxt = p->snd_max = p->iss + 1;
 }
 
 void tcp__send_rst(struct tcp_pcb *p)
 {
-    send_segment(p, p->snd_max, TCP_RST | TCP_ACK, (const uint8_t **)no_data, no_len);
+    send_segment(p, p->snd_max, TCP_RST | TCP_ACK, (const uint8_t **)no_data, no_len, 0);
 }
 
 void tcp__send_probe(struct tcp_pcb *p)
 {
-    send_segment(p, p->snd_una - 1, TCP_ACK, (const uint8_t **)no_data, no_len);
+    send_segment(p, p->snd_una - 1, TCP_ACK, (const uint8_t **)no_data, no_len, 0);
 }
 
 void tcp__send_rst_for(struct net_stack *s, const struct ip4_hdr *ip, const struct tcp_hdr *h, uint32_t seg_len)
@@ -184,7 +216,7 @@ void tcp__send_rst_for(struct net_stack *s, const struct ip4_hdr *ip, const stru
     uint16_t c = net_csum_fold(net_csum_add(sum, hdr, hlen));
     hdr[TCP_OFF_CSUM] = (uint8_t)(c >> 8);
     hdr[TCP_OFF_CSUM + 1] = (uint8_t)c;
-    struct ip4_payload pl = {{hdr, NULL, NULL}, {hlen, 0, 0}};
+    struct ip4_payload pl = {{hdr, NULL, NULL}, {hlen, 0, 0}, NULL};
     ip4__output(s, ip->dst, ip->src, IP4_PROTO_TCP, &pl);
     struct tcp_state_all *t = tcp__all(s);
     t->stats.segs_out++;
@@ -242,8 +274,18 @@ void tcp__output(struct tcp_pcb *p)
             usable = room;
         uint32_t len = unsent < usable ? unsent : usable;
         uint32_t seg_max = tcp__seg_max(p);
-        if (len > seg_max)
-            len = seg_max;
+        /* New data may go as one TSO packet of several segments; what goes
+         * again after a timeout goes a segment at a time, as recovery does. */
+        uint32_t max = seq_lt(p->snd_nxt, p->snd_max) ? seg_max : new_data_max(p, seg_max);
+        if (len > max)
+            len = max;
+        /* The packet's short tail goes with it only if, sent on its own
+         * after the whole segments, it would pass the test below. */
+        uint32_t tail = len > seg_max ? len % seg_max : 0;
+        if (tail && !p->force_send &&
+            (len < unsent ? tail < p->max_snd_wnd / 2
+                          : !p->opts.nodelay && !(p->fin_queued && p->snd_nxt + len == fin_seq)))
+            len -= tail;
         bool fin_now = p->fin_queued && p->snd_nxt + len == fin_seq && seq_le(p->snd_nxt, fin_seq);
         if (len == 0 && !fin_now)
             break;

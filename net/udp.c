@@ -220,7 +220,7 @@ lwt_t *udp_sendto(struct udp_sock *u, uint32_t dst, uint16_t dport, const void *
         net_csum_add(net_csum_add(net_csum_pseudo(src, dst, IP4_PROTO_UDP, h.len), hdr, sizeof hdr), data, len);
     uint16_t c = net_csum_fold(sum);
     net_put_be16(&w, UDP_OFF_CSUM, c ? c : 0xffff);
-    struct ip4_payload p = {{hdr, data}, {sizeof hdr, len}};
+    struct ip4_payload p = {{hdr, data}, {sizeof hdr, len}, NULL};
     int rc = ip4__output(s, src, dst, IP4_PROTO_UDP, &p);
     if (rc < 0)
         return lwt_fail(rc);

@@ -7,17 +7,31 @@
  *
  * Received buffers outlive the tap if the listener keeps them: they belong
  * to a pool that is freed with its last buffer.
+ *
+ * Offload: with IFF_VNET_HDR every frame, read or written, follows a
+ * struct virtio_net_hdr (VNET_HDR bytes). Writing, it tells the kernel
+ * what to finish: a partial TCP checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM) and
+ * TSO (VIRTIO_NET_HDR_GSO_TCPV4), which the kernel does in software, or
+ * not at all when the packet is for its own stack (a socket takes a TSO
+ * packet whole, its checksum trusted). Reading, TUNSETOFFLOAD 0 keeps the
+ * kernel from sending us anything of the kind: it cuts and sums every frame
+ * for us, and the header it puts in front has nothing to say. The header
+ * lives in the buffers' first bytes, in front of the frame: the netif's
+ * slices start after it, and a frame goes out in one write, or one writev
+ * when its data is the write's tail (TCP's send buffer, not copied here).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +48,9 @@ static struct log_source tap_log = LOG_SOURCE("tap");
  * for the kernel's queue (500 frames by default), bounded in case a peer
  * keeps sending. */
 #define DISCARD_MAX 1024
+
+/* The virtio-net header in front of each frame with offload on. */
+#define VNET_HDR sizeof(struct virtio_net_hdr)
 
 struct rx_buf {
     struct net_buf nb;
@@ -68,6 +85,7 @@ struct unix_tap {
     struct netif netif;
     int fd;
     size_t frame_max;           /* mtu + NETIF_ETH_HDR */
+    size_t vnet;                /* VNET_HDR with offload on, else 0: in front of each frame */
     struct unix_engine *engine; /* the one the watches were started on */
     char ifname[IFNAMSIZ];
 
@@ -78,8 +96,8 @@ struct unix_tap {
     lwt_t *kick_p;        /* owned: keeps kick's storage alive */
     struct rx_pool *pool;
 
-    struct net_buf *txb; /* the transmit buffer, reused for every frame */
-    size_t tx_pending;   /* length of the frame waiting in txb; 0: none */
+    struct net_buf *txb; /* the transmit buffer, reused for every frame, vnet header first */
+    size_t tx_pending;   /* length of what waits in txb (vnet header and frame); 0: none */
     struct unix_watch tx_watch;
     struct tx_waiter *waiters; /* oldest first */
     struct tx_waiter *waiters_tail;
@@ -205,17 +223,18 @@ void unix_tap_close(struct unix_tap *t)
 
 /* ---- Sending -------------------------------------------------------------- */
 
-/* One attempt: 0 (sent, or dropped by the kernel and counted), -LWT_EAGAIN,
- * or another error (counted). */
-static int send_frame(struct unix_tap *t, size_t len)
+/* One attempt at the len bytes of iov (vnet header and frame, in txb and
+ * perhaps a tail elsewhere): 0 (sent, or dropped by the kernel and
+ * counted), -LWT_EAGAIN, or another error (counted). */
+static int send_frame(struct unix_tap *t, const struct iovec *iov, int iovcnt, size_t len)
 {
     ssize_t n;
     do
-        n = write(t->fd, t->txb->data, len);
+        n = iovcnt == 1 ? write(t->fd, iov[0].iov_base, len) : writev(t->fd, iov, iovcnt);
     while (n < 0 && errno == EINTR);
     if (n == (ssize_t)len) {
         t->netif.stats.tx_frames++;
-        t->netif.stats.tx_bytes += len;
+        t->netif.stats.tx_bytes += len - t->vnet;
         return 0;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -234,7 +253,8 @@ static void on_writable(struct unix_watch *w, unsigned revents)
 {
     (void)revents;
     struct unix_tap *t = CONTAINER_OF(w, struct unix_tap, tx_watch);
-    if (send_frame(t, t->tx_pending) == -LWT_EAGAIN)
+    struct iovec iov = {t->txb->data, t->tx_pending};
+    if (send_frame(t, &iov, 1, t->tx_pending) == -LWT_EAGAIN)
         return;
     stop_watch(t, w);
     t->tx_pending = 0;
@@ -260,31 +280,93 @@ drop:
     return 0;
 }
 
-static int tap_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx)
+/* The virtio-net header for a frame of len bytes (off: NULL for none), in
+ * the byte order of the legacy header, the host's. -LWT_EINVAL if off
+ * points past the frame. */
+static int vnet_header(uint8_t *out, size_t len, const struct netif_tx_offload *off)
 {
-    struct unix_tap *t = CONTAINER_OF(n, struct unix_tap, netif);
+    struct virtio_net_hdr h = {.gso_type = VIRTIO_NET_HDR_GSO_NONE};
+    if (off && off->csum_partial) {
+        if ((size_t)off->csum_start + off->csum_offset + 2 > len)
+            return -LWT_EINVAL;
+        h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        h.csum_start = off->csum_start;
+        h.csum_offset = off->csum_offset;
+    }
+    if (off && off->gso_size) {
+        if (!off->csum_partial || off->hdr_len > len)
+            return -LWT_EINVAL;
+        h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        h.gso_size = off->gso_size;
+        h.hdr_len = off->hdr_len;
+    }
+    memcpy(out, &h, sizeof h);
+    return 0;
+}
+
+static int tap_send(struct unix_tap *t, size_t size, const struct netif_tx_offload *off, netif_fill_fn fill, void *ctx)
+{
+    struct netif *n = &t->netif;
     if (t->closed)
         return -LWT_EBADF;
-    if (size > t->frame_max)
+    if (off && (!t->vnet || (off->gso_size && !n->tso_max) || (off->csum_partial && !n->tx_csum)))
+        return -LWT_EINVAL;
+    if (size > (off && off->gso_size ? n->tso_max + NETIF_ETH_HDR : t->frame_max))
         return -LWT_EMSGSIZE;
+    size_t tail = off ? netif_tail_len(off) : 0;
+    if (tail > size)
+        return -LWT_EINVAL;
     if (t->filling)
         return -LWT_EBUSY;
     if (t->tx_pending)
         return -LWT_EAGAIN;
-    struct net_slice frame = {t->txb, 0, (uint32_t)size};
+    struct net_slice frame = {t->txb, (uint32_t)t->vnet, (uint32_t)(size - tail)};
     t->busy++;
     t->filling = true;
     int len = fill(&frame, ctx);
     t->filling = false;
     if (leave(t))
         return -LWT_EBADF;
-    if (len < 0 || (size_t)len > size || (size_t)len < NETIF_ETH_HDR) {
+    if (len < 0 || (size_t)len > size - tail || (size_t)len + tail < NETIF_ETH_HDR ||
+        (tail && (size_t)len != size - tail)) {
         n->stats.tx_dropped++;
         return len < 0 ? len : -LWT_EINVAL;
     }
-    int rc = send_frame(t, (size_t)len);
-    /* fill only borrows txb, so a frame kept for later needs no copy. */
-    return rc == -LWT_EAGAIN ? keep_pending(t, (size_t)len) : rc;
+    if (t->vnet) {
+        int rc = vnet_header(t->txb->data, (size_t)len + tail, off);
+        if (rc < 0) {
+            n->stats.tx_dropped++;
+            return rc;
+        }
+    }
+    /* The tail goes from where it is: one writev, no copy into txb. */
+    size_t head = t->vnet + (size_t)len, total = head + tail;
+    struct iovec iov[3] = {{t->txb->data, head}};
+    int iovcnt = 1;
+    for (int i = 0; tail && i < 2; i++)
+        if (off->tail_len[i])
+            iov[iovcnt++] = (struct iovec){(void *)off->tail[i], off->tail_len[i]};
+    int rc = send_frame(t, iov, iovcnt, total);
+    if (rc != -LWT_EAGAIN)
+        return rc;
+    /* fill only borrows txb, so a frame kept for later needs no copy; the
+     * tail is only lent for this call, so it joins the frame there. */
+    for (int i = 1; i < iovcnt; i++) {
+        memcpy(t->txb->data + head, iov[i].iov_base, iov[i].iov_len);
+        head += iov[i].iov_len;
+    }
+    return keep_pending(t, total);
+}
+
+static int tap_write(struct netif *n, size_t size, netif_fill_fn fill, void *ctx)
+{
+    return tap_send(CONTAINER_OF(n, struct unix_tap, netif), size, NULL, fill, ctx);
+}
+
+static int tap_write_offload(struct netif *n, size_t size, const struct netif_tx_offload *off, netif_fill_fn fill,
+                             void *ctx)
+{
+    return tap_send(CONTAINER_OF(n, struct unix_tap, netif), size, off, fill, ctx);
 }
 
 static void on_waiter_settled(struct lwt_hook *hook, lwt_t *settled)
@@ -329,6 +411,15 @@ static lwt_t *tap_wait_writable(struct netif *n)
 
 /* ---- Receiving ------------------------------------------------------------ */
 
+/* Whether a received vnet header leaves nothing to do: no partial
+ * checksum, no segmentation. */
+static bool vnet_plain(const uint8_t *p)
+{
+    struct virtio_net_hdr h;
+    memcpy(&h, p, sizeof h);
+    return !(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && h.gso_type == VIRTIO_NET_HDR_GSO_NONE;
+}
+
 /* Reads and delivers up to a batch of frames. */
 static void receive_batch(struct unix_tap *t)
 {
@@ -352,16 +443,19 @@ static void receive_batch(struct unix_tap *t)
             return;
         }
         /* The kernel reports a frame's full length even when it had to cut
-         * it to fit, hence a buffer one byte longer than any frame we take. */
-        if (!b || (size_t)n > t->frame_max || (size_t)n < NETIF_ETH_HDR) {
+         * it to fit, hence a buffer one byte longer than any frame we take.
+         * With offloads off, its vnet header never asks for work; a frame
+         * that came anyway could not be used as it is. */
+        size_t len = (size_t)n - ((size_t)n < t->vnet ? (size_t)n : t->vnet);
+        if (!b || len > t->frame_max || len < NETIF_ETH_HDR || (t->vnet && !vnet_plain(b->data))) {
             t->netif.stats.rx_dropped++;
             if (b)
                 net_buf_unref(&b->nb);
             continue;
         }
         t->netif.stats.rx_frames++;
-        t->netif.stats.rx_bytes += (uint64_t)n;
-        struct net_slice frame = {&b->nb, 0, (uint32_t)n};
+        t->netif.stats.rx_bytes += (uint64_t)len;
+        struct net_slice frame = {&b->nb, (uint32_t)t->vnet, (uint32_t)len};
         t->busy++;
         t->rx(t->rx_ctx, frame);
         if (leave(t))
@@ -449,6 +543,7 @@ static void tap_listen(struct netif *n, netif_rx_fn rx, void *ctx)
 
 static const struct netif_ops tap_ops = {
     .write = tap_write,
+    .write_offload = tap_write_offload,
     .wait_writable = tap_wait_writable,
     .listen = tap_listen,
 };
@@ -513,6 +608,40 @@ static int open_error(const char *ifname, int err)
     }
 }
 
+/* A descriptor attached to tap ifname, with the vnet header in front of
+ * every frame and the kernel's offloads toward us off if vnet; ifr gets the
+ * name. Returns the descriptor, or -errno; -EPROTONOSUPPORT if the kernel
+ * would not take the vnet header (logged: worth trying without). */
+static int attach(const char *ifname, bool vnet, struct ifreq *ifr)
+{
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    unsigned features = 0;
+    if (vnet && (ioctl(fd, TUNGETFEATURES, &features) < 0 || !(features & IFF_VNET_HDR))) {
+        log_warn(&tap_log, "the tun driver has no virtio-net header: no offload");
+        close(fd);
+        return -EPROTONOSUPPORT;
+    }
+    memset(ifr, 0, sizeof *ifr);
+    ifr->ifr_flags = (short)(IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
+    memcpy(ifr->ifr_name, ifname, strlen(ifname) + 1);
+    if (ioctl(fd, TUNSETIFF, ifr) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    int hdr = (int)VNET_HDR;
+    if (vnet && (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(fd, TUNSETOFFLOAD, 0ul) < 0)) {
+        int err = errno;
+        log_warn(&tap_log, "%s: the kernel refused the virtio-net header settings (%s): no offload", ifr->ifr_name,
+                 strerror(err));
+        close(fd);
+        return -EPROTONOSUPPORT;
+    }
+    return fd;
+}
+
 int unix_tap_open(const char *ifname, const uint8_t mac[6], uint16_t mtu, struct unix_tap **out)
 {
     *out = NULL;
@@ -530,23 +659,19 @@ int unix_tap_open(const char *ifname, const uint8_t mac[6], uint16_t mtu, struct
         return -LWT_EINVAL;
     }
 
-    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return open_error(ifname, errno);
     struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-    memcpy(ifr.ifr_name, ifname, namelen + 1);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        int err = errno;
-        close(fd);
-        return open_error(ifname, err);
-    }
+    int fd = attach(ifname, true, &ifr);
+    bool vnet = fd >= 0;
+    if (fd == -EPROTONOSUPPORT)
+        fd = attach(ifname, false, &ifr);
+    if (fd < 0)
+        return open_error(ifname, -fd);
 
     size_t frame_max = (size_t)mtu + NETIF_ETH_HDR;
+    size_t tx_max = vnet ? VNET_HDR + UNIX_TAP_TSO_MAX + NETIF_ETH_HDR : frame_max;
     struct unix_tap *t = calloc(1, sizeof *t);
     struct rx_pool *pool = calloc(1, sizeof *pool);
-    struct net_buf *txb = net_buf_new(frame_max);
+    struct net_buf *txb = net_buf_new(tx_max);
     if (!t || !pool || !txb) {
         free(t);
         free(pool);
@@ -557,10 +682,11 @@ int unix_tap_open(const char *ifname, const uint8_t mac[6], uint16_t mtu, struct
     }
     t->fd = fd;
     t->frame_max = frame_max;
+    t->vnet = vnet ? VNET_HDR : 0;
     t->txb = txb;
     memcpy(t->ifname, ifr.ifr_name, IFNAMSIZ);
     t->ifname[IFNAMSIZ - 1] = '\0';
-    pool->cap = t->frame_max + 1;
+    pool->cap = t->vnet + t->frame_max + 1;
     t->pool = pool;
     t->rx_watch.fd = t->tx_watch.fd = fd;
     t->netif.ops = &tap_ops;
@@ -569,11 +695,13 @@ int unix_tap_open(const char *ifname, const uint8_t mac[6], uint16_t mtu, struct
     else
         random_mac(t->netif.mac);
     t->netif.mtu = mtu;
+    t->netif.tso_max = vnet ? UNIX_TAP_TSO_MAX : 0;
+    t->netif.tx_csum = vnet;
     t->netif.name = t->ifname;
     set_kernel_mtu(t->ifname, mtu);
     const uint8_t *m = t->netif.mac;
-    log_info(&tap_log, "%s: open, MTU %u, our MAC %02x:%02x:%02x:%02x:%02x:%02x", t->ifname, mtu, m[0], m[1], m[2],
-             m[3], m[4], m[5]);
+    log_info(&tap_log, "%s: open, MTU %u, our MAC %02x:%02x:%02x:%02x:%02x:%02x, %s", t->ifname, mtu, m[0], m[1], m[2],
+             m[3], m[4], m[5], vnet ? "TSO and checksum offload" : "no offload");
     *out = t;
     return 0;
 }

@@ -1,6 +1,6 @@
 /* The tap network interface: a struct netif (net/netif.h) over Linux's
- * /dev/net/tun in IFF_TAP | IFF_NO_PI mode, non-blocking, driven by the
- * platform's engine.
+ * /dev/net/tun in IFF_TAP | IFF_NO_PI | IFF_VNET_HDR mode, non-blocking,
+ * driven by the platform's engine.
  *
  *     unix_platform_start(NULL);
  *     struct unix_tap *tap;
@@ -25,6 +25,17 @@
  * tx_errors. If the platform is not running, a frame the kernel cannot
  * take at once is dropped (tx_dropped).
  *
+ * Offload: the tap offers TSO (tso_max UNIX_TAP_TSO_MAX) and TCP checksum
+ * offload (tx_csum) through write_offload: a frame of up to
+ * UNIX_TAP_TSO_MAX + NETIF_ETH_HDR bytes goes to the kernel in one write
+ * with a virtio-net header that says what to finish, and the kernel cuts
+ * it into segments and completes the checksums, or, for its own sockets,
+ * takes it whole. A tail (netif.h) goes from where it is, in the same
+ * writev; a frame kept for later (EAGAIN) takes a copy of it. Nothing of
+ * the kind comes back: the kernel finishes every frame it sends us. A
+ * kernel that refuses the virtio-net header (logged) leaves the tap
+ * without offload (tso_max 0, tx_csum false).
+ *
  * Receiving: while a listener is set, a read watch on the platform's engine
  * wakes a delivery step that runs from the scheduler's deferred queue, not
  * from inside the engine (engine callbacks only enqueue), so the listener
@@ -48,8 +59,9 @@
 
 #include "netif.h"
 
-#define UNIX_TAP_RX_BATCH 32 /* frames read per wake-up */
-#define UNIX_TAP_RX_POOL  64 /* receive buffers kept for reuse */
+#define UNIX_TAP_RX_BATCH 32    /* frames read per wake-up */
+#define UNIX_TAP_RX_POOL  64    /* receive buffers kept for reuse */
+#define UNIX_TAP_TSO_MAX  65535 /* the largest IP packet a TSO write takes */
 
 struct unix_tap;
 

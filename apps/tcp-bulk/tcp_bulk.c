@@ -2,22 +2,29 @@
  * how much, how fast and what it was (SHA-256), so that a peer on another
  * stack can check every byte.
  *
- *     tcp-bulk send HOST PORT BYTES [--chunk N] [--retry-ms N]
+ *     tcp-bulk send HOST PORT BYTES [--chunk N] [--retry-ms N] [--no-hash]
  *         connects (retrying a refused or failed connect for up to
  *         --retry-ms, for a peer that is still starting), sends BYTES bytes
  *         of a fixed pseudo-random stream (xorshift64* from a fixed seed),
  *         shuts down its side and waits for the peer to close.
  *     tcp-bulk sink PORT [--count N] [--read-size N] [--rcvbuf N]
- *                        [--read-delay-ms N] [--slow-bytes N]
+ *                        [--read-delay-ms N] [--slow-bytes N] [--no-hash]
  *         accepts N connections in a row (default 1, 0: until stopped) and
  *         reads each to its end; with --read-delay-ms it sleeps that long
  *         after each read (for the first --slow-bytes bytes, or all), a
  *         slow reader that makes its receive window close.
  *
+ * --no-hash is for benchmarks, which measure the stack and not SHA-256:
+ * nothing is hashed, and the sender makes one chunk of the stream and
+ * sends it over and over (as the Linux sender in bench/tcp writes one
+ * fixed buffer) instead of making the stream as it goes.
+ *
  * Sizes take a K, M or G suffix (KiB, MiB, GiB). Each finished transfer
  * prints one line, which tests parse and which therefore stays as it is:
  *
  *     bytes=N seconds=S mbit_per_s=R sha256=HEX
+ *
+ * (sha256=none with --no-hash).
  *
  * The seconds run from the connection's establishment to the peer's FIN.
  * Before it ends, the app waits (at most BULK_LINGER) for TCP to finish
@@ -61,6 +68,7 @@ struct bulk {
     uint32_t rcvbuf;     /* sink: receive buffer (0: the default) */
     uint64_t delay_ns;   /* sink: sleep after each read */
     uint64_t slow_bytes; /* sink: read slowly only this far (0: throughout) */
+    bool no_hash;        /* no SHA-256; the sender repeats one chunk */
     /* State. */
     struct tcp_listener *listener;
     struct tcp_conn *c; /* the handle we hold, if any */
@@ -90,7 +98,7 @@ static void report(struct bulk *b)
     unsigned long long ms = ns / SCHED_NS_PER_MS;
     unsigned long long centi_mbit = ns ? b->bytes * 800000 / ns : 0; /* bits/ns = Gbit/s */
     app_print(&b->dev, "bytes=%llu seconds=%llu.%03llu mbit_per_s=%llu.%02llu sha256=%s", (unsigned long long)b->bytes,
-              ms / 1000, ms % 1000, centi_mbit / 100, centi_mbit % 100, sha256_hex(digest, hex));
+              ms / 1000, ms % 1000, centi_mbit / 100, centi_mbit % 100, b->no_hash ? "none" : sha256_hex(digest, hex));
 }
 
 static void transfer_begin(struct bulk *b, struct tcp_conn *c)
@@ -185,8 +193,12 @@ static lwt_t *send_write(void *v, void *ctx)
         return lwt_bind(tcp_shutdown(b->c), send_drain, ctx, BSTEP);
     }
     size_t n = left < b->chunk ? (size_t)left : b->chunk;
-    fill_stream(b, b->buf, n);
-    sha256_update(&b->h, b->buf, n);
+    if (!b->no_hash) {
+        fill_stream(b, b->buf, n);
+        sha256_update(&b->h, b->buf, n);
+    } else if (b->bytes == 0) {
+        fill_stream(b, b->buf, b->chunk);
+    }
     b->bytes += n;
     /* buf is borrowed until the write settles: the next chunk is only made
      * then. */
@@ -255,7 +267,8 @@ static lwt_t *sink_got(void *v, void *ctx)
         b->done++;
         return sink_accept(NULL, ctx);
     }
-    sha256_update(&b->h, b->buf, (size_t)n);
+    if (!b->no_hash)
+        sha256_update(&b->h, b->buf, (size_t)n);
     b->bytes += (uint64_t)n;
     if (b->delay_ns && (b->slow_bytes == 0 || b->bytes < b->slow_bytes))
         return lwt_bind(sched_sleep(b->delay_ns), sink_read, ctx, BSTEP);
@@ -424,9 +437,9 @@ static int parse_port(const char *text, uint16_t *port)
 static lwt_t *usage(const char *why, const char *word)
 {
     log_error(&bulk_log, "%s%s%s", why, word ? ": " : "", word ? word : "");
-    log_error(&bulk_log, "usage: tcp-bulk send HOST PORT BYTES [--chunk N] [--retry-ms N]");
+    log_error(&bulk_log, "usage: tcp-bulk send HOST PORT BYTES [--chunk N] [--retry-ms N] [--no-hash]");
     log_error(&bulk_log, "       tcp-bulk sink PORT [--count N] [--read-size N] [--rcvbuf N] [--read-delay-ms N] "
-                         "[--slow-bytes N]");
+                         "[--slow-bytes N] [--no-hash]");
     return lwt_fail(-LWT_EINVAL);
 }
 
@@ -438,6 +451,10 @@ static lwt_t *parse_options(struct bulk *b, int argc, char **argv, int first)
         const char *opt = argv[i];
         uint64_t v;
         bool send = b->mode == BULK_SEND;
+        if (strcmp(opt, "--no-hash") == 0) {
+            b->no_hash = true;
+            continue;
+        }
         if (i + 1 >= argc)
             return usage("an option without a value, or an unexpected word", opt);
         const char *val = argv[++i];

@@ -7,7 +7,9 @@
 # With "faults": 5% loss each way (nftables on Linux's side for what it
 # receives, our fault-injecting netif for what we receive), and 1%
 # duplication, 25% reordering and 20 ms delay from our fault-injecting netif
-# (TCP_FAULT_BYTES, default 2 MiB; the optimised build's tests ask for 100 MiB).
+# (TCP_FAULT_BYTES, default 2 MiB; the optimised build's tests ask for
+# 100 MiB). Without faults, the tap offers TSO and checksum offload and our
+# sender uses them; the fault wrapper offers neither.
 # Usage: tcp_bulk.sh TCP_BULK_BINARY in|out [faults]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -82,6 +84,13 @@ else
     linux_bytes=$(tr -d ' ' <"$WORK/linux.bytes")
     [[ "$linux_bytes" == "$bytes" ]] || fail "Linux received $linux_bytes bytes, we were to send $bytes"
     check_result "$bytes" "$(cat "$WORK/linux.sha")"
+    if [[ "$faults" != faults ]]; then
+        # TSO: several segments for each frame we wrote, on average.
+        grep -q 'TSO and checksum offload' "$ECHO_LOG" || fail "our tap did not offer offload"
+        segs=$(stat_maybe tcp_segs_out) frames=$(stat_maybe tx_frames)
+        ((segs > 2 * frames)) || fail "TCP sent $segs segments in $frames frames: no TSO"
+        log "TSO: $segs segments in $frames frames"
+    fi
     log "our client to Linux's listener: PASS"
 fi
 

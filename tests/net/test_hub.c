@@ -8,8 +8,12 @@
 #include "hub.h"
 #include "lwt_errno.h"
 #include "net_buf.h"
+#include "net_csum.h"
 #include "scheduler.h"
 #include "test_vclock.h"
+#include "wire_eth.h"
+#include "wire_ip4.h"
+#include "wire_tcp.h"
 
 #define T0 1000000ull /* the virtual clock's start */
 
@@ -568,6 +572,240 @@ static void zero_delay_ping_pong_takes_turns(void **state)
     net_hub_free(h);
 }
 
+/* ---- Offload ------------------------------------------------------------ */
+
+#define TSO_SRC IP4_ADDR(10, 9, 0, 1)
+#define TSO_DST IP4_ADDR(10, 9, 0, 2)
+#define TSO_SEQ 0xfffff000u /* the segments' numbers wrap */
+
+static uint8_t tso_byte(size_t i)
+{
+    return (uint8_t)(i * 11 + 7);
+}
+
+#define TSO_HDRS (ETH_HDR_LEN + IP4_HDR_MIN + TCP_HDR_MIN + 12) /* the TCP header has timestamps */
+
+/* A TCP/IPv4 frame from A to B with `data` payload bytes, its TCP
+ * checksum left partial as a stack with offload leaves it, to go in
+ * segments of gso bytes (0: no TSO); with tail, the data is the write's
+ * tail, in two pieces split at `tail`, and the fill writes the headers
+ * (short: some bytes fewer). */
+struct tso_spec {
+    size_t data;
+    uint16_t gso;
+    uint8_t flags;
+    size_t tail;
+    size_t short_by;
+};
+
+static int fill_tcp(struct net_slice *frame, void *ctx)
+{
+    struct tso_spec *ts = ctx;
+    struct net_wr w = net_wr_of(frame);
+    struct eth_hdr eh = {.type = ETH_TYPE_IP4};
+    memcpy(eh.dst, MAC_B, 6);
+    memcpy(eh.src, MAC_A, 6);
+    eth_write(&w, 0, &eh);
+    struct tcp_hdr th = {.sport = 1234, .dport = 80, .seq = TSO_SEQ, .ack = 99, .flags = ts->flags, .win = 1000};
+    th.has_ts = true;
+    th.tsval = 5;
+    uint8_t *tcp = w.p + ETH_HDR_LEN + IP4_HDR_MIN;
+    size_t hlen = tcp_write_hdr(tcp, &th);
+    assert_int_equal(ETH_HDR_LEN + IP4_HDR_MIN + hlen, TSO_HDRS);
+    struct ip4_hdr ih = {.hlen = IP4_HDR_MIN,
+                         .total_len = (uint16_t)(IP4_HDR_MIN + hlen + ts->data),
+                         .id = 0xfffe,
+                         .ttl = 64,
+                         .proto = IP4_PROTO_TCP,
+                         .src = TSO_SRC,
+                         .dst = TSO_DST};
+    ip4_write(&w, ETH_HDR_LEN, &ih);
+    if (!ts->tail)
+        for (size_t i = 0; i < ts->data; i++)
+            tcp[hlen + i] = tso_byte(i);
+    uint16_t c =
+        (uint16_t)~net_csum_fold(net_csum_pseudo(TSO_SRC, TSO_DST, IP4_PROTO_TCP, (uint16_t)(hlen + ts->data)));
+    tcp[TCP_OFF_CSUM] = (uint8_t)(c >> 8);
+    tcp[TCP_OFF_CSUM + 1] = (uint8_t)c;
+    return w.bad ? -LWT_EMSGSIZE : (int)(TSO_HDRS + (ts->tail ? 0 : ts->data) - ts->short_by);
+}
+
+/* Writes the frame of ts on a with the offload metadata a stack would give
+ * it, its header length wrong by hdr_err bytes. */
+static int write_tcp_err(struct netif *a, struct tso_spec *ts, int hdr_err)
+{
+    struct netif_tx_offload off = {.csum_partial = true,
+                                   .csum_start = ETH_HDR_LEN + IP4_HDR_MIN,
+                                   .csum_offset = TCP_OFF_CSUM,
+                                   .gso_size = ts->gso,
+                                   .hdr_len = ts->gso ? (uint16_t)(TSO_HDRS + hdr_err) : 0};
+    static uint8_t data[65536];
+    for (size_t i = 0; ts->tail && i < ts->data; i++)
+        data[i] = tso_byte(i);
+    if (ts->tail) {
+        off.tail[0] = data;
+        off.tail_len[0] = (uint32_t)ts->tail;
+        off.tail[1] = data + ts->tail;
+        off.tail_len[1] = (uint32_t)(ts->data - ts->tail);
+    }
+    in_write = true;
+    int rc = netif_write_offload(a, TSO_HDRS + ts->data, &off, fill_tcp, ts);
+    in_write = false;
+    return rc;
+}
+
+static int write_tcp(struct netif *a, struct tso_spec *ts)
+{
+    return write_tcp_err(a, ts, 0);
+}
+
+/* Frame i of l is a correct TCP/IPv4 segment (both checksums verified)
+ * with payload bytes [at, at + len) of the stream, these flags, and IP
+ * identification id. */
+static void expect_tcp(const struct rx_log *l, size_t i, size_t at, size_t len, uint8_t flags, uint16_t id)
+{
+    struct net_slice f = l->frames[i];
+    assert_int_equal(net_slice_pull(&f, ETH_HDR_LEN), 0);
+    struct ip4_hdr ih;
+    assert_int_equal(ip4_parse(&f, &ih), 0);
+    assert_int_equal(ih.id, id);
+    assert_int_equal(ih.total_len, f.len);
+    assert_int_equal(net_slice_pull(&f, ih.hlen), 0);
+    struct tcp_hdr th;
+    assert_int_equal(tcp_parse(&f, ih.src, ih.dst, &th), 0);
+    assert_int_equal(th.seq, TSO_SEQ + (uint32_t)at);
+    assert_int_equal(th.ack, 99);
+    assert_int_equal(th.flags, flags);
+    assert_true(th.has_ts);
+    assert_int_equal(f.len - th.hlen, len);
+    const uint8_t *d = net_slice_data(&f) + th.hlen;
+    for (size_t k = 0; k < len; k++)
+        assert_int_equal(d[k], tso_byte(at + k));
+}
+
+static void a_tso_frame_is_cut_into_segments_like_a_nic_would(void **state)
+{
+    (void)state;
+    struct net_hub *h = net_hub_new(1);
+    struct netif *a, *b;
+    assert_int_equal(net_hub_add_port(h, MAC_A, 1500, "a", &a), 0);
+    assert_int_equal(net_hub_add_port(h, MAC_B, 1500, "b", &b), 0);
+    assert_int_equal(net_hub_set_port_offload(a, true, 8000), 0);
+    assert_int_equal(a->tso_max, 8000);
+    assert_true(a->tx_csum);
+    static struct rx_log lb;
+    netif_listen(b, log_rx, &lb);
+    /* 3500 bytes in segments of 1000: three whole ones and the tail, which
+     * alone keeps PSH and FIN. */
+    struct tso_spec ts = {.data = 3500, .gso = 1000, .flags = TCP_ACK | TCP_PSH | TCP_FIN};
+    assert_int_equal(write_tcp(a, &ts), 0);
+    run_for(1);
+    assert_int_equal(lb.n, 4);
+    for (size_t i = 0; i < 3; i++)
+        expect_tcp(&lb, i, i * 1000, 1000, TCP_ACK, (uint16_t)(0xfffe + i));
+    expect_tcp(&lb, 3, 3000, 500, TCP_ACK | TCP_PSH | TCP_FIN, 1);
+    /* The wire's frames are what the port counts. */
+    assert_int_equal(a->stats.tx_frames, 4);
+    assert_int_equal(stats_of(h).written, 4);
+    log_free(&lb);
+    net_hub_free(h);
+}
+
+/* The same, the data read from where it is (the write's tail). */
+static void a_tso_frame_may_leave_its_data_where_it_is(void **state)
+{
+    (void)state;
+    struct net_hub *h = net_hub_new(1);
+    struct netif *a, *b;
+    assert_int_equal(net_hub_add_port(h, MAC_A, 1500, "a", &a), 0);
+    assert_int_equal(net_hub_add_port(h, MAC_B, 1500, "b", &b), 0);
+    assert_int_equal(net_hub_set_port_offload(a, true, 8000), 0);
+    static struct rx_log lb;
+    netif_listen(b, log_rx, &lb);
+    struct tso_spec ts = {.data = 3500, .gso = 1000, .flags = TCP_ACK | TCP_PSH, .tail = 1234};
+    assert_int_equal(write_tcp(a, &ts), 0);
+    /* A fill that leaves part of what it was lent unwritten has no place
+     * before the tail: refused. */
+    struct tso_spec bad = ts;
+    bad.short_by = 2;
+    assert_int_equal(write_tcp(a, &bad), -LWT_EINVAL);
+    assert_int_equal(a->stats.tx_dropped, 1);
+    run_for(1);
+    assert_int_equal(lb.n, 4);
+    for (size_t i = 0; i < 3; i++)
+        expect_tcp(&lb, i, i * 1000, 1000, TCP_ACK, (uint16_t)(0xfffe + i));
+    expect_tcp(&lb, 3, 3000, 500, TCP_ACK | TCP_PSH, 1);
+    log_free(&lb);
+    net_hub_free(h);
+}
+
+static void a_partial_checksum_is_completed(void **state)
+{
+    (void)state;
+    struct net_hub *h = net_hub_new(1);
+    struct netif *a, *b;
+    assert_int_equal(net_hub_add_port(h, MAC_A, 1500, "a", &a), 0);
+    assert_int_equal(net_hub_add_port(h, MAC_B, 1500, "b", &b), 0);
+    assert_int_equal(net_hub_set_port_offload(a, true, 0), 0);
+    static struct rx_log lb;
+    netif_listen(b, log_rx, &lb);
+    /* An odd length, and a frame with no TSO asked for that fits. */
+    struct tso_spec ts = {.data = 777, .flags = TCP_ACK};
+    assert_int_equal(write_tcp(a, &ts), 0);
+    struct tso_spec ts2 = {.data = 1000, .gso = 1000, .flags = TCP_ACK}; /* one segment's worth: as it is */
+    assert_int_equal(write_tcp(a, &ts2), -LWT_EINVAL);                   /* no TSO offered */
+    assert_int_equal(net_hub_set_port_offload(a, true, 3000), 0);
+    assert_int_equal(write_tcp(a, &ts2), 0);
+    run_for(1);
+    assert_int_equal(lb.n, 2);
+    expect_tcp(&lb, 0, 0, 777, TCP_ACK, 0xfffe);
+    expect_tcp(&lb, 1, 0, 1000, TCP_ACK, 0xfffe);
+    log_free(&lb);
+    net_hub_free(h);
+}
+
+static void offload_is_only_for_ports_that_offer_it(void **state)
+{
+    (void)state;
+    struct net_hub *h = net_hub_new(1);
+    struct netif *a, *b;
+    assert_int_equal(net_hub_add_port(h, MAC_A, 1500, "a", &a), 0);
+    assert_int_equal(net_hub_add_port(h, MAC_B, 1500, "b", &b), 0);
+    static struct rx_log lb;
+    netif_listen(b, log_rx, &lb);
+    /* A new port offers nothing. */
+    assert_int_equal(a->tso_max, 0);
+    assert_false(a->tx_csum);
+    struct tso_spec ts = {.data = 100, .flags = TCP_ACK};
+    assert_int_equal(write_tcp(a, &ts), -LWT_EINVAL);
+    /* TSO needs checksum offload, more than the MTU, and IPv4's limit. */
+    assert_int_equal(net_hub_set_port_offload(a, false, 8000), -LWT_EINVAL);
+    assert_int_equal(net_hub_set_port_offload(a, true, 1500), -LWT_EINVAL);
+    assert_int_equal(net_hub_set_port_offload(a, true, 65536), -LWT_EINVAL);
+    struct netif other = {0};
+    assert_int_equal(net_hub_set_port_offload(&other, true, 0), -LWT_EINVAL);
+    assert_int_equal(net_hub_set_port_offload(a, true, 4000), 0);
+    /* Past tso_max, and a frame past the MTU without TSO, are refused
+     * before the fill runs. */
+    struct frame_spec fs = {MAC_A, 1, 60, 0};
+    struct netif_tx_offload big = {
+        .csum_partial = true, .csum_start = 34, .csum_offset = 16, .gso_size = 1000, .hdr_len = 54};
+    assert_int_equal(netif_write_offload(a, 4000 + ETH_HDR_LEN + 1, &big, fill_frame, &fs), -LWT_EMSGSIZE);
+    struct netif_tx_offload one = {.csum_partial = true, .csum_start = 34, .csum_offset = 16};
+    assert_int_equal(netif_write_offload(a, 1500 + ETH_HDR_LEN + 1, &one, fill_frame, &fs), -LWT_EMSGSIZE);
+    assert_int_equal(fs.calls, 0);
+    /* Headers that are not what the metadata says: dropped, counted. */
+    struct tso_spec bad = {.data = 3000, .gso = 1000, .flags = TCP_ACK};
+    assert_int_equal(write_tcp_err(a, &bad, 4), -LWT_EINVAL);
+    assert_int_equal(a->stats.tx_dropped, 1);
+    assert_int_equal(write_tcp(a, &bad), 0);
+    run_for(1);
+    assert_int_equal(lb.n, 3);
+    assert_int_equal(a->stats.tx_frames, 3);
+    log_free(&lb);
+    net_hub_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +822,10 @@ int main(void)
         T(per_port_faults_override_the_hub),
         T(faults_are_deterministic_for_a_seed),
         T(zero_delay_ping_pong_takes_turns),
+        T(a_tso_frame_is_cut_into_segments_like_a_nic_would),
+        T(a_tso_frame_may_leave_its_data_where_it_is),
+        T(a_partial_checksum_is_completed),
+        T(offload_is_only_for_ports_that_offer_it),
     };
     return RUN_TESTS(tests);
 }

@@ -363,6 +363,74 @@ static void bulk_with_small_buffers_and_nodelay(void **state)
     transfer(300000, true, &o);
 }
 
+/* ---- Offload ---------------------------------------------------------------- */
+
+/* What a third port sees on the wire: every frame, and the largest. */
+struct wire {
+    size_t frames, max_len;
+};
+
+static void watch_wire(void *ctx, struct net_slice frame)
+{
+    struct wire *w = ctx;
+    w->frames++;
+    if (frame.len > w->max_len)
+        w->max_len = frame.len;
+    net_slice_release(&frame);
+}
+
+/* Both ports cut TSO packets into frames and complete checksums, as NICs
+ * would; the stacks see only MTU-sized frames from each other. */
+static void tso_transfer(const struct net_hub_faults *f)
+{
+    assert_int_equal(net_hub_set_port_offload(t.pa, true, 65535), 0);
+    assert_int_equal(net_hub_set_port_offload(t.pb, true, 16000), 0);
+    struct netif *pw;
+    static const uint8_t MAC_W[6] = {2, 0, 0, 0, 1, 0xc};
+    assert_int_equal(net_hub_add_port(t.hub, MAC_W, 1500, "wire", &pw), 0);
+    struct wire w = {0};
+    netif_listen(pw, watch_wire, &w);
+    if (f)
+        net_hub_set_faults(t.hub, f);
+    transfer(4 << 20, true, NULL);
+    netif_listen(pw, NULL, NULL);
+    /* Fewer, bigger packets left the stacks than frames crossed the wire,
+     * and none of those was bigger than the MTU. */
+    assert_true(net_stack_stats(t.a)->ip_out < t.pa->stats.tx_frames);
+    assert_true(net_stack_stats(t.b)->ip_out < t.pb->stats.tx_frames);
+    struct net_hub_stats hs;
+    net_hub_stats(t.hub, &hs);
+    assert_int_equal(hs.written, t.pa->stats.tx_frames + t.pb->stats.tx_frames);
+    assert_int_equal(w.frames, hs.delivered);
+    assert_int_equal(w.max_len, 1500 + 14);
+    /* Every checksum the ports completed was right. */
+    assert_int_equal(tcp_stats(t.a)->bad_segs, 0);
+    assert_int_equal(tcp_stats(t.b)->bad_segs, 0);
+}
+
+static void bulk_over_tso_ports_both_ways(void **state)
+{
+    (void)state;
+    tso_transfer(NULL);
+    assert_int_equal(tcp_stats(t.a)->retransmits, 0);
+    /* Each ACK of B's lets out about what it acknowledged, two segments
+     * (a write's worth while the window is open): a third fewer packets
+     * than frames, ACKs for B's data included. */
+    assert_true(net_stack_stats(t.a)->ip_out * 3 < t.pa->stats.tx_frames * 2);
+    /* The wire's segments are what TCP counts (A's other frames: its ARP
+     * announcement and request). */
+    assert_int_equal(tcp_stats(t.a)->segs_out, t.pa->stats.tx_frames - 2);
+}
+
+static void bulk_over_tso_ports_with_loss_duplication_reordering_and_delay(void **state)
+{
+    (void)state;
+    struct net_hub_faults f = {.loss_ppm = 20000, .dup_ppm = 10000, .reorder_ppm = 100000, .delay_ns = 20000000};
+    tso_transfer(&f);
+    assert_true(tcp_stats(t.a)->retransmits > 0);
+    assert_true(tcp_stats(t.a)->fast_retransmits > 0);
+}
+
 /* ---- Zero window ------------------------------------------------------------ */
 
 static void zero_window_is_probed_and_recovers(void **state)
@@ -477,6 +545,8 @@ int main(void)
         T(bulk_clean_both_ways),
         T(bulk_with_loss_duplication_reordering_and_delay),
         T(bulk_with_small_buffers_and_nodelay),
+        T(bulk_over_tso_ports_both_ways),
+        T(bulk_over_tso_ports_with_loss_duplication_reordering_and_delay),
         T(zero_window_is_probed_and_recovers),
         T(accept_queue_overflow_is_refused),
         T(cancelled_connect_and_accept_leave_nothing),

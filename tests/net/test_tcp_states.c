@@ -1658,6 +1658,116 @@ static void a_recovery_that_reordering_started_is_undone(void **state)
     finish();
 }
 
+/* ---- TSO ------------------------------------------------------------------------- */
+
+/* The stack's port cuts TSO packets into segments as a NIC would, so the
+ * peer sees the segments the stack would have sent one by one; what the
+ * stack handed down shows in its IP packet count. */
+static uint64_t packets_out(void)
+{
+    return net_stack_stats(t.s)->ip_out;
+}
+
+static void tso_sends_whole_segments_at_once_and_nagle_holds_the_tail(void **state)
+{
+    (void)state;
+    assert_int_equal(net_hub_set_port_offload(t.ps, true, 65535), 0);
+    open_active(&PLAIN, NULL);
+    uint64_t pk = packets_out(), segs = tcp_stats(t.s)->segs_out;
+    our_write(0, 3 * MSS + 500);
+    for (uint32_t i = 0; i < 3; i++)
+        assert_int_equal(expect_data(i * MSS, MSS, PSEQ(0))->h.flags, TCP_ACK);
+    expect_none();
+    assert_int_equal(packets_out() - pk, 1);
+    assert_int_equal(tcp_stats(t.s)->segs_out - segs, 3);
+    peer(TCP_ACK, PSEQ(0), OSEQ(3 * MSS));
+    assert_int_equal(expect_data(3 * MSS, 500, PSEQ(0))->h.flags, TCP_ACK | TCP_PSH);
+    expect_none();
+    peer(TCP_ACK, PSEQ(0), OSEQ(3 * MSS + 500));
+    abort_conn();
+    finish();
+}
+
+static void tso_takes_the_tail_along_without_nagle(void **state)
+{
+    (void)state;
+    assert_int_equal(net_hub_set_port_offload(t.ps, true, 65535), 0);
+    struct tcp_options o = {.nodelay = true};
+    open_active(&PLAIN, &o);
+    uint64_t pk = packets_out();
+    our_write(0, 3 * MSS + 500);
+    for (uint32_t i = 0; i < 3; i++)
+        assert_int_equal(expect_data(i * MSS, MSS, PSEQ(0))->h.flags, TCP_ACK);
+    assert_int_equal(expect_data(3 * MSS, 500, PSEQ(0))->h.flags, TCP_ACK | TCP_PSH);
+    expect_none();
+    assert_int_equal(packets_out() - pk, 1);
+    peer(TCP_ACK, PSEQ(0), OSEQ(3 * MSS + 500));
+    abort_conn();
+    finish();
+}
+
+/* A short window: the tail waits (sender SWS avoidance) as it would alone. */
+static void tso_leaves_a_short_tail_of_the_window(void **state)
+{
+    (void)state;
+    assert_int_equal(net_hub_set_port_offload(t.ps, true, 65535), 0);
+    struct popts o = PLAIN;
+    o.win = 3 * MSS + 500;
+    open_active(&o, NULL);
+    uint64_t pk = packets_out();
+    our_write(0, 6 * MSS);
+    for (uint32_t i = 0; i < 3; i++)
+        expect_data(i * MSS, MSS, PSEQ(0));
+    expect_none();
+    assert_int_equal(packets_out() - pk, 1);
+    peer(TCP_ACK, PSEQ(0), OSEQ(3 * MSS));
+    for (uint32_t i = 3; i < 6; i++)
+        expect_data(i * MSS, MSS, PSEQ(0));
+    expect_none();
+    assert_int_equal(packets_out() - pk, 2);
+    peer(TCP_ACK, PSEQ(0), OSEQ(6 * MSS));
+    abort_conn();
+    finish();
+}
+
+/* What goes again goes a segment at a time, in a packet of its own. */
+static void tso_retransmits_single_segments(void **state)
+{
+    (void)state;
+    assert_int_equal(net_hub_set_port_offload(t.ps, true, 65535), 0);
+    open_active(&NO_SACK, NULL);
+    uint64_t pk = packets_out();
+    our_write(0, 5 * MSS);
+    for (uint32_t i = 0; i < 5; i++)
+        expect_data(i * MSS, MSS, PSEQ(0));
+    assert_int_equal(packets_out() - pk, 1);
+    run_until(test_vclock_now() + SCHED_NS_PER_S);
+    expect_data(0, MSS, PSEQ(0));
+    expect_none();
+    assert_int_equal(packets_out() - pk, 2);
+    peer(TCP_ACK, PSEQ(0), OSEQ(MSS));
+    expect_data(MSS, MSS, PSEQ(0));
+    expect_data(2 * MSS, MSS, PSEQ(0));
+    expect_none();
+    assert_int_equal(packets_out() - pk, 4);
+    /* Past what was sent before, new data goes whole again: as much as
+     * the congestion window lets out (four segments now: the ACK of three
+     * grew it by two, RFC 3465's limit in slow start). */
+    our_write(5 * MSS, 5 * MSS);
+    expect_none();
+    peer(TCP_ACK, PSEQ(0), OSEQ(5 * MSS));
+    for (uint32_t i = 5; i < 9; i++)
+        expect_data(i * MSS, MSS, PSEQ(0));
+    expect_none();
+    assert_int_equal(packets_out() - pk, 5);
+    peer(TCP_ACK, PSEQ(0), OSEQ(9 * MSS));
+    expect_data(9 * MSS, MSS, PSEQ(0));
+    expect_none();
+    peer(TCP_ACK, PSEQ(0), OSEQ(10 * MSS));
+    abort_conn();
+    finish();
+}
+
 /* ---- Zero window ------------------------------------------------------------------ */
 
 static void zero_window_is_probed_at_growing_intervals(void **state)
@@ -2040,6 +2150,10 @@ int main(void)
         T(tail_loss_probe_resends_the_last_segment_after_two_rtts),
         T(a_lost_repair_goes_again_once_later_data_is_sacked),
         T(a_recovery_that_reordering_started_is_undone),
+        T(tso_sends_whole_segments_at_once_and_nagle_holds_the_tail),
+        T(tso_takes_the_tail_along_without_nagle),
+        T(tso_leaves_a_short_tail_of_the_window),
+        T(tso_retransmits_single_segments),
         T(zero_window_is_probed_at_growing_intervals),
         T(active_close_through_fin_wait_and_time_wait),
         T(time_wait_acks_a_retransmitted_fin_and_restarts),

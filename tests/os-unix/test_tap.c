@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,8 @@
 
 ssize_t __real_write(int fd, const void *buf, size_t len);
 ssize_t __wrap_write(int fd, const void *buf, size_t len);
+ssize_t __real_writev(int fd, const struct iovec *iov, int iovcnt);
+ssize_t __wrap_writev(int fd, const struct iovec *iov, int iovcnt);
 
 static int tap_eagain; /* writes to /dev/net/tun still to fail */
 
@@ -59,6 +62,16 @@ ssize_t __wrap_write(int fd, const void *buf, size_t len)
         return -1;
     }
     return __real_write(fd, buf, len);
+}
+
+ssize_t __wrap_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (tap_eagain > 0 && is_tun(fd)) {
+        tap_eagain--;
+        errno = EAGAIN;
+        return -1;
+    }
+    return __real_writev(fd, iov, iovcnt);
 }
 
 /* ---- The log, captured --------------------------------------------------- */
@@ -288,6 +301,54 @@ static int fill_echo_request(struct net_slice *frame, void *ctx)
 }
 #define ECHO_FRAME (14 + 20 + 8 + ECHO_BYTES)
 
+/* A TCP segment from 10.200.0.2 to a closed port of 10.200.0.1 with
+ * TSO_BYTES of data and no ACK flag, its checksum left partial, to go as
+ * one TSO frame: Linux answers it with a RST that acknowledges all of it.
+ * The fill writes the data too, unless it is lent only the headers' room
+ * (the data is then the write's tail). */
+#define TSO_BYTES 60000
+#define TSO_HDRS  (14 + 20 + 20)
+
+struct tso_req {
+    const uint8_t *mac, *peer;
+    uint32_t seq;
+};
+
+static int fill_tso_segment(struct net_slice *frame, void *ctx)
+{
+    const struct tso_req *e = ctx;
+    struct net_wr w = net_wr_of(frame);
+    bool data = w.len != TSO_HDRS;
+    if (w.len < TSO_HDRS + (data ? TSO_BYTES : 0))
+        return -LWT_EINVAL;
+    memset(w.p, 0, TSO_HDRS); /* the buffer is reused: no stale bytes */
+    net_put_bytes(&w, 0, e->peer, 6);
+    net_put_bytes(&w, 6, e->mac, 6);
+    net_put_be16(&w, 12, 0x0800);
+    net_put_u8(&w, 14, 0x45);
+    net_put_be16(&w, 16, 20 + 20 + TSO_BYTES);
+    net_put_be16(&w, 18, 0x4321); /* id */
+    net_put_u8(&w, 22, 64);       /* ttl */
+    net_put_u8(&w, 23, 6);        /* TCP */
+    net_put_be32(&w, 26, OUR_IP);
+    net_put_be32(&w, 30, LINUX_IP);
+    net_put_be16(&w, 24, inet_csum(w.p + 14, 20));
+    net_put_be16(&w, 34, 40000); /* source port */
+    net_put_be16(&w, 36, 9);     /* discard: nobody listens */
+    net_put_be32(&w, 38, e->seq);
+    net_put_u8(&w, 46, 5 << 4);  /* no options */
+    net_put_u8(&w, 47, 0x08);    /* PSH */
+    net_put_be16(&w, 48, 65535); /* window */
+    if (data)
+        memset(w.p + TSO_HDRS, 0x5a, TSO_BYTES);
+    /* The pseudo-header's sum, uncomplemented: the kernel does the rest. */
+    uint32_t sum = (OUR_IP >> 16) + (OUR_IP & 0xffff) + (LINUX_IP >> 16) + (LINUX_IP & 0xffff) + 6 + 20 + TSO_BYTES;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    net_put_be16(&w, 50, (uint16_t)sum);
+    return w.bad ? -LWT_EINVAL : TSO_HDRS + (data ? TSO_BYTES : 0);
+}
+
 static int fill_never(struct net_slice *frame, void *ctx)
 {
     (void)frame;
@@ -312,7 +373,7 @@ static int fill_too_short(struct net_slice *frame, void *ctx)
 
 /* ---- What the listener saw ------------------------------------------------ */
 
-enum want { WANT_ARP_REPLY, WANT_ECHO_REPLY, WANT_REQUESTS };
+enum want { WANT_ARP_REPLY, WANT_ECHO_REPLY, WANT_REQUESTS, WANT_RST };
 
 struct rx_log {
     const uint8_t *mac; /* ours */
@@ -320,6 +381,8 @@ struct rx_log {
     bool arp_reply;
     uint16_t echo_reply_seq; /* 0: none yet */
     size_t requests;         /* echo requests from Linux's ping */
+    bool rst;                /* a RST from Linux, intact */
+    uint32_t rst_ack;        /* its acknowledgement number */
     enum want want;
     size_t want_requests;
     lwt_resolver_t *done; /* woken once what is wanted has come */
@@ -334,6 +397,8 @@ static bool satisfied(const struct rx_log *log)
         return log->echo_reply_seq != 0;
     case WANT_REQUESTS:
         return log->requests >= log->want_requests;
+    case WANT_RST:
+        return log->rst;
     }
     return false;
 }
@@ -374,6 +439,29 @@ static void note_icmp(struct rx_log *log, struct net_rd *r)
     log->echo_reply_seq = net_be16(r, icmp + 6);
 }
 
+static void note_tcp(struct rx_log *log, struct net_rd *r)
+{
+    size_t total = net_be16(r, 16);
+    if (r->bad || net_u8(r, 14) != 0x45 || total < 40 || !net_rd_has(r, 14, total) || net_be32(r, 26) != LINUX_IP ||
+        net_be32(r, 30) != OUR_IP || net_be16(r, 34) != 9 || net_be16(r, 36) != 40000 || !(net_u8(r, 47) & 0x04))
+        return;
+    /* The TCP checksum, over the pseudo-header, segment and all. */
+    uint8_t pseudo[12 + 60];
+    size_t tcp_len = total - 20;
+    if (tcp_len > 60)
+        return;
+    memcpy(pseudo, r->p + 26, 8);
+    pseudo[8] = 0;
+    pseudo[9] = 6;
+    pseudo[10] = (uint8_t)(tcp_len >> 8);
+    pseudo[11] = (uint8_t)tcp_len;
+    memcpy(pseudo + 12, r->p + 34, tcp_len);
+    if (inet_csum(pseudo, 12 + tcp_len) != 0)
+        return;
+    log->rst = true;
+    log->rst_ack = net_be32(r, 42);
+}
+
 static void on_frame(void *ctx, struct net_slice frame)
 {
     struct rx_log *log = ctx;
@@ -386,6 +474,8 @@ static void on_frame(void *ctx, struct net_slice frame)
             note_arp(log, &r);
         else if (type == 0x0800 && net_u8(&r, 23) == 1)
             note_icmp(log, &r);
+        else if (type == 0x0800 && net_u8(&r, 23) == 6)
+            note_tcp(log, &r);
     }
     net_slice_release(&frame);
     if (log->done && satisfied(log)) {
@@ -529,6 +619,63 @@ static void burst_and_oversized_frames(void **state)
     netif_listen(n, NULL, NULL);
 }
 
+/* Writes the TSO segment at seq (its data as a tail in two pieces, or
+ * filled in) and waits for Linux's RST, which must acknowledge every byte. */
+static void tso_round(struct netif *n, struct rx_log *log, uint32_t seq, bool tail, int eagain)
+{
+    static uint8_t data[TSO_BYTES];
+    memset(data, 0x5a, sizeof data);
+    struct tso_req req = {.mac = n->mac, .peer = log->peer, .seq = seq};
+    struct netif_tx_offload off = {
+        .csum_partial = true, .csum_start = 34, .csum_offset = 16, .gso_size = 1460, .hdr_len = TSO_HDRS};
+    if (tail) {
+        off.tail[0] = data;
+        off.tail_len[0] = 1000;
+        off.tail[1] = data + 1000;
+        off.tail_len[1] = TSO_BYTES - 1000;
+    }
+    struct netif_stats before = n->stats;
+    log->rst = false;
+    tap_eagain = eagain;
+    assert_int_equal(netif_write_offload(n, TSO_HDRS + TSO_BYTES, &off, fill_tso_segment, &req), 0);
+    wait_for(log, WANT_RST);
+    assert_int_equal(log->rst_ack, seq + TSO_BYTES);
+    assert_int_equal(n->stats.tx_frames, before.tx_frames + 1);
+    assert_int_equal(n->stats.tx_bytes, before.tx_bytes + TSO_HDRS + TSO_BYTES);
+}
+
+/* A TSO frame (60000 bytes of TCP data, its checksum partial) goes to
+ * Linux in one write and arrives whole: its RST acknowledges every byte.
+ * So does one whose data is a tail, sent at once (writev) or, refused at
+ * first, kept (the tail copied) and sent once the tap is writable. */
+static void a_tso_frame_reaches_linux_whole(void **state)
+{
+    (void)state;
+    REQUIRE_ROOT();
+    struct netif *n = env_up(NULL);
+    assert_int_equal(n->tso_max, UNIX_TAP_TSO_MAX);
+    assert_true(n->tx_csum);
+    struct rx_log log = {.mac = n->mac};
+    netif_listen(n, on_frame, &log);
+    assert_int_equal(netif_write(n, ARP_FRAME, fill_arp_request, n->mac), 0);
+    wait_for(&log, WANT_ARP_REPLY);
+
+    struct netif_tx_offload off = {
+        .csum_partial = true, .csum_start = 34, .csum_offset = 16, .gso_size = 1460, .hdr_len = TSO_HDRS};
+    /* Without TSO asked for, it is too big. */
+    struct netif_tx_offload csum_only = {.csum_partial = true, .csum_start = 34, .csum_offset = 16};
+    assert_int_equal(netif_write_offload(n, TSO_HDRS + TSO_BYTES, &csum_only, fill_never, NULL), -LWT_EMSGSIZE);
+    assert_int_equal(netif_write_offload(n, UNIX_TAP_TSO_MAX + NETIF_ETH_HDR + 1, &off, fill_never, NULL),
+                     -LWT_EMSGSIZE);
+    tso_round(n, &log, 0x12345678u, false, 0);
+    tso_round(n, &log, 0x22345678u, true, 0);
+    tso_round(n, &log, 0x32345678u, true, 1);
+    assert_int_equal(tap_eagain, 0);
+    assert_int_equal(n->stats.tx_errors, 0);
+    assert_int_equal(n->stats.tx_dropped, 0);
+    netif_listen(n, NULL, NULL);
+}
+
 /* Write failures and refusals, each counted where netif.h says. */
 static void write_errors_are_counted(void **state)
 {
@@ -601,6 +748,7 @@ int main(void)
         TEST_TAP(arp_and_echo_with_linux),
         TEST_TAP(pending_frame_goes_out_when_writable),
         TEST_TAP(burst_and_oversized_frames),
+        TEST_TAP(a_tso_frame_reaches_linux_whole),
     };
     return RUN_TESTS(tests);
 }
