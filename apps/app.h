@@ -10,13 +10,27 @@
 #include "console.h"
 #include "lwt.h"
 
-struct net_stack; /* net/stack.h */
+struct net_stack;  /* net/stack.h */
+struct flow_stack; /* net/flow.h */
+struct kv;         /* kv/kv.h */
+struct wallclock;  /* sched/wallclock.h */
 
+/* Every device is borrowed for the life of the app; NULL where the app's
+ * target does not provide it. */
 struct app_devices {
-    struct console *console; /* borrowed for the life of the app */
-    /* The network stack (net/stack.h), configured, for apps built as
-     * network apps; NULL otherwise. Borrowed for the life of the app. */
+    struct console *console;
+    struct wallclock *clock; /* the time of day */
+    /* TCP flows (net/flow.h): kernel sockets on the unix-socket target,
+     * Tessera's own stack on unix-direct and xen. The app never knows
+     * which. */
+    struct flow_stack *flows;
+    /* Tessera's own network stack (net/stack.h), configured, on the
+     * unix-direct and xen targets: for apps that need more than flows
+     * (UDP, the stack's counters). */
     struct net_stack *net;
+    /* The app's files (kv/kv.h): its compiled-in ASSETS, or on Unix a
+     * directory named on the command line. */
+    struct kv *kv;
 };
 
 /* argc/argv: the command line (on Xen: the words of extra=). */
