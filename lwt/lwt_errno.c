@@ -30,16 +30,24 @@ const char *lwt_strerror(int err)
         return "already exists";
     case LWT_ENODEV:
         return "no such device";
+    case LWT_ENOTDIR:
+        return "not a directory";
+    case LWT_EISDIR:
+        return "is a directory";
     case LWT_EINVAL:
         return "invalid argument";
     case LWT_EMFILE:
         return "too many open files";
+    case LWT_EFBIG:
+        return "file too large";
     case LWT_ENOSPC:
         return "no space left";
     case LWT_EPIPE:
         return "broken pipe";
     case LWT_ERANGE:
         return "out of range";
+    case LWT_ENAMETOOLONG:
+        return "name too long";
     case LWT_ENOSYS:
         return "not implemented";
     case LWT_ENODATA:

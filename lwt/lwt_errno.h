@@ -21,11 +21,15 @@
 #define LWT_EBUSY         16
 #define LWT_EEXIST        17
 #define LWT_ENODEV        19
+#define LWT_ENOTDIR       20
+#define LWT_EISDIR        21
 #define LWT_EINVAL        22
 #define LWT_EMFILE        24
+#define LWT_EFBIG         27
 #define LWT_ENOSPC        28
 #define LWT_EPIPE         32
 #define LWT_ERANGE        34
+#define LWT_ENAMETOOLONG  36
 #define LWT_ENOSYS        38
 #define LWT_ENODATA       61
 #define LWT_ETIME         62
