@@ -8,6 +8,8 @@
 
 int http__body_append(struct http_body *b, const uint8_t *bytes, size_t n)
 {
+    if (n == 0)
+        return 0; /* and data may still be NULL */
     if (n > b->max - b->len)
         return -LWT_EMSGSIZE;
     if (n > b->cap - b->len) {
