@@ -533,8 +533,9 @@ static void conn_start(struct http_server *srv, struct flow *f)
     lwt_async(lwt_try_bind(conn_next(NULL, &s), conn_ended, conn_failed, LWT_CTX(s)), NULL, LWT_NOCTX);
 }
 
+#define BUSY_BODY "503 Service Unavailable\n"
 static const char busy_answer[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-                                  "Content-Length: 24\r\nConnection: close\r\n\r\n503 Service Unavailable\n";
+                                  "Content-Length: 24\r\nConnection: close\r\n\r\n" BUSY_BODY;
 
 static lwt_t *busy_written(void *v, void *ctx)
 {
@@ -553,7 +554,7 @@ static void refuse_busy(struct http_server *srv, struct flow *f)
     }
     srv->busy++;
     srv->live++;
-    srv->stats.status_5xx++;
+    log_answer(k, 503, sizeof BUSY_BODY - 1);
     struct cstep s = {k};
     lwt_t *w = by_deadline(k, flow_write(f, busy_answer, sizeof busy_answer - 1), sched_now() + LINGER_NS);
     w = lwt_bind(w, busy_written, LWT_CTX(s));
