@@ -97,16 +97,20 @@ struct http_response {
     uint64_t content_length_;
 };
 
-/* Adds "name: value". Date, Server, Connection and Content-Length are the
- * server's, unless the handler sets Content-Length for a HEAD answer.
- * -LWT_ENOSPC if the response's header room is full; -LWT_EINVAL for a CR
- * or LF in either (no response splitting). */
+/* Adds "name: value". Date, Server, Connection, Content-Length and
+ * Transfer-Encoding are the server's (-LWT_EINVAL; a HEAD answer's length
+ * is set with http_response_content_length). -LWT_ENOSPC if the
+ * response's header room is full; -LWT_EINVAL for a name that is not a
+ * token, or a CR, LF or other control byte in the value (no response
+ * splitting). */
 int http_response_header(struct http_response *r, const char *name, const char *value);
 /* The body: len bytes at data, borrowed until release(ctx) is called (NULL:
- * nothing to call). For HEAD the server sends the length and no bytes. */
+ * nothing to call). For HEAD the server sends the length and no bytes. A
+ * second call releases the first body at once. */
 void http_response_body(struct http_response *r, const void *data, size_t len, void (*release)(void *ctx), void *ctx);
 /* Content-Length for a response without a body of ours (an answer to HEAD
- * computed without loading the bytes). */
+ * computed without loading the bytes, or a 304). Other answers carry the
+ * length of their body. */
 void http_response_content_length(struct http_response *r, uint64_t len);
 
 /* The reason phrase of a status ("Not Found"), "" if unknown. */
@@ -151,8 +155,9 @@ int http_server_start(struct flow_stack *fs, const struct http_server_config *cf
                       struct http_server **out);
 uint16_t http_server_port(const struct http_server *s);
 /* Stops accepting, lets requests in progress finish (within the idle
- * timeout), closes idle connections; fulfilled once every connection is
- * gone, when the server is freed. */
+ * timeout; what is left then is reset), closes idle connections;
+ * fulfilled once every connection is gone, when the server is freed. Call
+ * it once (a second call while the first is pending: -LWT_EALREADY). */
 lwt_t *http_server_stop(struct http_server *s);
 
 struct http_server_stats {
@@ -169,6 +174,7 @@ struct http_client;
 /* A client with one keep-alive connection to `to` (opened on first use,
  * again if the server closed it between requests). */
 struct http_client *http_client_new(struct flow_stack *fs, struct flow_endpoint to);
+/* Not while a request is pending. */
 void http_client_free(struct http_client *c);
 
 struct http_client_response {
