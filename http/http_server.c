@@ -262,7 +262,7 @@ static int build_answer(struct http_conn *k, bool head_only)
     size_t n = (size_t)snprintf(out, cap, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
     if (srv->cfg.clock) {
         char date[HTTP_DATE_LEN + 1];
-        http__date_format(wallclock_now_s(srv->cfg.clock), date);
+        http_date_format(wallclock_now_s(srv->cfg.clock), date);
         n += (size_t)snprintf(out + n, cap - n, "Date: %s\r\n", date);
     }
     if (name)

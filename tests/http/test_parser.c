@@ -504,18 +504,49 @@ static void imf_fixdate(void **state)
 {
     (void)state;
     char d[HTTP_DATE_LEN + 1];
-    http__date_format(784111777, d);
+    http_date_format(784111777, d);
     assert_string_equal(d, "Sun, 06 Nov 1994 08:49:37 GMT");
-    http__date_format(0, d);
+    http_date_format(0, d);
     assert_string_equal(d, "Thu, 01 Jan 1970 00:00:00 GMT");
-    http__date_format(951782400, d); /* a leap day in a year divisible by 400 */
+    http_date_format(951782400, d); /* a leap day in a year divisible by 400 */
     assert_string_equal(d, "Tue, 29 Feb 2000 00:00:00 GMT");
-    http__date_format(4102444799, d);
+    http_date_format(4102444799, d);
     assert_string_equal(d, "Thu, 31 Dec 2099 23:59:59 GMT");
-    http__date_format(-1, d);
+    http_date_format(-1, d);
     assert_string_equal(d, "Wed, 31 Dec 1969 23:59:59 GMT");
-    http__date_format(INT64_MAX, d);
+    http_date_format(INT64_MAX, d);
     assert_string_equal(d, "Fri, 31 Dec 9999 23:59:59 GMT");
+}
+
+static void imf_fixdate_parses_back_and_refuses_the_rest(void **state)
+{
+    (void)state;
+    const int64_t times[] = {784111777, 0, 951782400, 4102444799, -1, 1700000000};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        char d[HTTP_DATE_LEN + 1];
+        int64_t t = 42;
+        http_date_format(times[i], d);
+        assert_true(http_date_parse(d, HTTP_DATE_LEN, &t));
+        assert_int_equal(t, times[i]);
+    }
+    const char *bad[] = {
+        "Sunday, 06-Nov-94 08:49:37 GMT", /* RFC 850: obsolete */
+        "Sun Nov  6 08:49:37 1994",       /* asctime: obsolete */
+        "Sun, 06 Nov 1994 08:49:37 UTC",  "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Now 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:49:37 GMT",  "Sun, 6 Nov 1994 08:49:37 GMT",  "Sun, 06 Nov 1994 08:49:3x GMT",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t t;
+        assert_false(http_date_parse(bad[i], strlen(bad[i]), &t));
+    }
+}
+
+static void access_log_date(void **state)
+{
+    (void)state;
+    char d[HTTP_DATE_CLF_LEN + 1];
+    http_date_clf(784111777, d);
+    assert_string_equal(d, "06/Nov/1994:08:49:37 +0000");
 }
 
 int main(void)
@@ -537,6 +568,8 @@ int main(void)
         TEST(a_large_body_in_pieces),
         TEST(byte_at_a_time_never_goes_back),
         TEST(imf_fixdate),
+        TEST(imf_fixdate_parses_back_and_refuses_the_rest),
+        TEST(access_log_date),
     };
     return RUN_TESTS(tests);
 }
