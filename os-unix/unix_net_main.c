@@ -1,7 +1,8 @@
 /* main() for network apps on the Unix "direct" target: Tessera's own stack
  * over a tap device. Opens the tap, builds the stack, gives it an address
- * (static, or from DHCP), runs app_main with dev.net set (and the wall
- * clock, and a key/value store as unix_app_kv.h picks it), and on the way
+ * (static, or from DHCP), runs app_main with dev.net and dev.flows (flows
+ * on that stack, net/flow_direct.h) set, and the wall clock, and a
+ * key/value store as unix_app_kv.h picks it, and on the way
  * out prints the device and stack counters on stderr, one `stats:` line,
  * so that tests can check them.
  *
@@ -23,6 +24,7 @@
 
 #include "app.h"
 #include "dhcp_client.h"
+#include "flow_direct.h"
 #include "log.h"
 #include "netif_faults.h"
 #include "scheduler.h"
@@ -576,6 +578,7 @@ int main(int argc, char **argv)
     struct netif *nif = NULL;
     struct netif_faults *faults = NULL;
     struct kv *kv = NULL;
+    struct flow_stack *flows = NULL;
     rc = unix_tap_open(o.tap, o.has_mac ? o.mac : NULL, o.mtu, &tap);
     if (rc < 0) {
         unix_console_flush();
@@ -628,6 +631,11 @@ int main(int argc, char **argv)
         log_lease(dhcp_client_lease(dhcp));
     }
 
+    flows = flow_direct_new(stack, NULL);
+    if (!flows) {
+        log_error(&main_log, "cannot create the flows: %s", lwt_strerror(-LWT_ENOMEM));
+        goto stats;
+    }
     rc = unix_app_kv_open(o.kv_dir, &kv);
     if (rc < 0) {
         status = rc == -LWT_ENOMEM ? 1 : EXIT_USAGE;
@@ -636,6 +644,7 @@ int main(int argc, char **argv)
     struct app_devices dev = {
         .console = unix_console_stdout(),
         .clock = unix_wallclock(),
+        .flows = flows,
         .net = stack,
         .kv = kv,
     };
@@ -660,6 +669,8 @@ out:
         sched_run(sched_pause(), NULL);
     }
     unix_app_kv_close(kv);
+    if (flows)
+        flow_direct_free(flows);
     if (stack)
         net_stack_free(stack);
     netif_faults_free(faults);
