@@ -1,6 +1,7 @@
-/* main() for an app on the Unix targets: start the platform (engine from
- * $TESSERA_ENGINE), run app_main to completion, stop. Linked into each app's
- * executable (it is not part of the os_unix library, which has no main). */
+/* main() for an app that needs no network (tessera_add_app): start the
+ * platform (engine from $TESSERA_ENGINE), run app_main with the console and
+ * the wall clock to completion, stop. Linked into each app's executable (it
+ * is not part of the os_unix library, which has no main). */
 #include <stdio.h>
 
 #include "app.h"
@@ -8,6 +9,7 @@
 #include "scheduler.h"
 #include "unix_console.h"
 #include "unix_platform.h"
+#include "unix_wallclock.h"
 
 static struct log_source app_log = LOG_SOURCE("app");
 
@@ -18,7 +20,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot start the platform: %s\n", lwt_strerror(rc));
         return 1;
     }
-    struct app_devices dev = {.console = unix_console_stdout()};
+    struct app_devices dev = {.console = unix_console_stdout(), .clock = unix_wallclock()};
     rc = sched_run(app_main(&dev, argc, argv), NULL);
     if (rc < 0)
         log_error(&app_log, "stopped: %s", lwt_strerror(rc));

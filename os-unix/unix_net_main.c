@@ -1,12 +1,14 @@
 /* main() for network apps on the Unix "direct" target: Tessera's own stack
  * over a tap device. Opens the tap, builds the stack, gives it an address
- * (static, or from DHCP), runs app_main with dev.net set, and on the way
+ * (static, or from DHCP), runs app_main with dev.net and dev.flows (flows
+ * on that stack, net/flow_direct.h) set, and the wall clock, and a
+ * key/value store as unix_app_kv.h picks it, and on the way
  * out prints the device and stack counters on stderr, one `stats:` line,
  * so that tests can check them.
  *
  *     NAME [--engine E] [--log SPEC] --tap IFNAME [--mac aa:bb:cc:dd:ee:ff]
  *          (--ip A.B.C.D/PREFIX [--gateway G] | --dhcp) [--mtu N]
- *          [--] [app args...]
+ *          [--kv-dir PATH] [--] [app args...]
  *
  * Options are read up to the first word that is not one of ours (or `--`);
  * that word and the rest go to the app. Exit status: 0 when the app's main
@@ -22,6 +24,7 @@
 
 #include "app.h"
 #include "dhcp_client.h"
+#include "flow_direct.h"
 #include "log.h"
 #include "netif_faults.h"
 #include "scheduler.h"
@@ -29,7 +32,9 @@
 #include "tcp.h"
 #include "unix_console.h"
 #include "unix_platform.h"
+#include "unix_app_kv.h"
 #include "unix_tap.h"
+#include "unix_wallclock.h"
 #include "wire_ip4.h"
 
 #define EXIT_USAGE 2
@@ -37,7 +42,7 @@
 static struct log_source main_log = LOG_SOURCE("main");
 
 struct options {
-    const char *engine, *log_spec, *tap;
+    const char *engine, *log_spec, *tap, *kv_dir;
     uint8_t mac[6];
     bool has_mac, has_ip, dhcp;
     struct ip4_config ip;
@@ -59,7 +64,7 @@ static void usage(FILE *f, const char *prog)
             "       [--faults "
             "tx|rx|both:loss=P%%,dup=P%%,reorder=P%%,delay=Nms,jitter=Nms,hold=Nms].."
             ".\n"
-            "       [--faults-seed N] [--] [app args...]\n",
+            "       [--faults-seed N] [--kv-dir PATH] [--] [app args...]\n",
             prog);
 }
 
@@ -251,7 +256,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         }
         bool ours = strcmp(opt, "--engine") == 0 || strcmp(opt, "--log") == 0 || strcmp(opt, "--tap") == 0 ||
                     strcmp(opt, "--mac") == 0 || strcmp(opt, "--ip") == 0 || strcmp(opt, "--gateway") == 0 ||
-                    strcmp(opt, "--mtu") == 0 || strcmp(opt, "--faults") == 0 || strcmp(opt, "--faults-seed") == 0;
+                    strcmp(opt, "--mtu") == 0 || strcmp(opt, "--faults") == 0 || strcmp(opt, "--faults-seed") == 0 ||
+                    strcmp(opt, "--kv-dir") == 0;
         if (!ours)
             break; /* the app's */
         if (i + 1 >= argc) {
@@ -264,6 +270,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->engine = val;
         } else if (strcmp(opt, "--log") == 0) {
             o->log_spec = val;
+        } else if (strcmp(opt, "--kv-dir") == 0) {
+            o->kv_dir = val;
         } else if (strcmp(opt, "--tap") == 0) {
             if (!*val || strlen(val) > 15) {
                 fprintf(stderr, "%s: --tap '%s': an interface name has 1 to 15 characters\n", prog, val);
@@ -569,6 +577,8 @@ int main(int argc, char **argv)
     struct dhcp_client *dhcp = NULL;
     struct netif *nif = NULL;
     struct netif_faults *faults = NULL;
+    struct kv *kv = NULL;
+    struct flow_stack *flows = NULL;
     rc = unix_tap_open(o.tap, o.has_mac ? o.mac : NULL, o.mtu, &tap);
     if (rc < 0) {
         unix_console_flush();
@@ -621,7 +631,23 @@ int main(int argc, char **argv)
         log_lease(dhcp_client_lease(dhcp));
     }
 
-    struct app_devices dev = {.console = unix_console_stdout(), .net = stack};
+    flows = flow_direct_new(stack, NULL);
+    if (!flows) {
+        log_error(&main_log, "cannot create the flows: %s", lwt_strerror(-LWT_ENOMEM));
+        goto stats;
+    }
+    rc = unix_app_kv_open(o.kv_dir, &kv);
+    if (rc < 0) {
+        status = rc == -LWT_ENOMEM ? 1 : EXIT_USAGE;
+        goto stats;
+    }
+    struct app_devices dev = {
+        .console = unix_console_stdout(),
+        .clock = unix_wallclock(),
+        .flows = flows,
+        .net = stack,
+        .kv = kv,
+    };
     lwt_t *app = app_main(&dev, o.app_argc, o.app_argv);
     /* An app that refuses its arguments does so at once: a usage error. */
     bool refused = lwt_state(app) == LWT_REJECTED && lwt_error(app) == -LWT_EINVAL;
@@ -642,6 +668,9 @@ out:
          * callbacks run while the stack is still there. */
         sched_run(sched_pause(), NULL);
     }
+    unix_app_kv_close(kv);
+    if (flows)
+        flow_direct_free(flows);
     if (stack)
         net_stack_free(stack);
     netif_faults_free(faults);

@@ -1,5 +1,7 @@
 /* tcp-echo: sends back everything each TCP client sends (RFC 862), on
- * port 7 unless `--port N` says otherwise. One promise chain accepts
+ * port 7 unless `--port N` says otherwise (0: any free port, logged). It
+ * uses only flows (net/flow.h), so the same code runs on kernel sockets
+ * and on Tessera's own stack. One promise chain accepts
  * connections; each connection is a chain of its own (read, write back,
  * read again) until the peer closes, when we close our side too. A
  * shutdown request closes the listener, resets the connections still open
@@ -8,11 +10,9 @@
 #include <string.h>
 
 #include "app.h"
+#include "flow.h"
 #include "log.h"
 #include "scheduler.h"
-#include "stack.h"
-#include "tcp.h"
-#include "wire_ip4.h"
 
 #define ECHO_BUF     16384
 #define ECHO_BACKLOG 256
@@ -22,9 +22,9 @@ static struct log_source echo_log = LOG_SOURCE("tcp-echo");
 struct conn;
 
 struct echo {
-    struct tcp_listener *listener; /* NULL once closed */
-    struct conn *conns;            /* the open ones */
-    unsigned live;                 /* connections whose chain has not ended */
+    struct flow_listener *listener; /* NULL once closed */
+    struct conn *conns;             /* the open ones */
+    unsigned live;                  /* connections whose chain has not ended */
     bool stopping;
     lwt_resolver_t *drained; /* woken when the last connection ends while stopping */
     uint64_t accepted, bytes, resets;
@@ -32,9 +32,9 @@ struct echo {
 
 struct conn {
     struct echo *e;
-    struct tcp_conn *c;
+    struct flow *c;
     struct conn *prev, *next;
-    bool gone; /* the handle was given up (tcp_abort at shutdown) */
+    bool gone; /* the handle was given up (flow_abort at shutdown) */
     uint64_t bytes;
     uint8_t buf[ECHO_BUF];
 };
@@ -58,7 +58,7 @@ static lwt_t *conn_got(void *v, void *ctx)
     k->bytes += (uint64_t)n;
     /* The buffer is borrowed until the write settles; the next read only
      * starts then, so one buffer is enough. */
-    return lwt_bind(tcp_write(k->c, k->buf, (size_t)n), conn_read, ctx, sizeof(struct cstep));
+    return lwt_bind(flow_write(k->c, k->buf, (size_t)n), conn_read, ctx, sizeof(struct cstep));
 }
 
 /* Each step returns the next one's promise: constant memory however long
@@ -69,7 +69,7 @@ static lwt_t *conn_read(void *v, void *ctx)
     struct conn *k = ((struct cstep *)ctx)->k;
     if (k->gone)
         return lwt_fail(-LWT_ECANCELED);
-    return lwt_bind(tcp_read(k->c, k->buf, sizeof k->buf), conn_got, ctx, sizeof(struct cstep));
+    return lwt_bind(flow_read(k->c, k->buf, sizeof k->buf), conn_got, ctx, sizeof(struct cstep));
 }
 
 static void conn_free(struct conn *k, bool reset)
@@ -79,9 +79,9 @@ static void conn_free(struct conn *k, bool reset)
         /* Nothing is left unread after an EOF, so close sends FIN; after an
          * error a RST is the honest answer. */
         if (reset)
-            tcp_abort(k->c);
+            flow_abort(k->c);
         else
-            tcp_close(k->c);
+            flow_close(k->c);
     }
     if (k->prev)
         k->prev->next = k->next;
@@ -121,12 +121,12 @@ static lwt_t *conn_failed(int err, void *ctx)
     return lwt_return(NULL);
 }
 
-static void conn_start(struct echo *e, struct tcp_conn *c)
+static void conn_start(struct echo *e, struct flow *c)
 {
     struct conn *k = malloc(sizeof *k);
     if (!k) {
         log_warn(&echo_log, "out of memory: refusing a connection");
-        tcp_abort(c);
+        flow_abort(c);
         return;
     }
     /* Field by field: a compound literal would zero the 16 KiB buffer on
@@ -137,6 +137,8 @@ static void conn_start(struct echo *e, struct tcp_conn *c)
     k->next = e->conns;
     k->gone = false;
     k->bytes = 0;
+    /* Echoed lines should go out at once, not wait for an ACK (Nagle). */
+    flow_set_nodelay(c, true);
     if (e->conns)
         e->conns->prev = k;
     e->conns = k;
@@ -159,9 +161,9 @@ static lwt_t *accept_next(void *v, void *ctx);
 static lwt_t *accepted(void *v, void *ctx)
 {
     struct echo *e = ((struct astep *)ctx)->e;
-    struct tcp_conn *c = v;
+    struct flow *c = v;
     if (e->stopping) {
-        tcp_abort(c);
+        flow_abort(c);
         return lwt_fail(-LWT_ECANCELED);
     }
     conn_start(e, c);
@@ -174,7 +176,7 @@ static lwt_t *accept_next(void *v, void *ctx)
     struct echo *e = ((struct astep *)ctx)->e;
     if (e->stopping)
         return lwt_fail(-LWT_ECANCELED);
-    return lwt_bind(tcp_accept(e->listener), accepted, ctx, sizeof(struct astep));
+    return lwt_bind(flow_accept(e->listener), accepted, ctx, sizeof(struct astep));
 }
 
 /* ---- Stopping ----------------------------------------------------------- */
@@ -210,13 +212,13 @@ static lwt_t *wind_down(struct ending *en)
     e->stopping = true;
     lwt_cancel(en->loop);
     if (e->listener) {
-        tcp_listener_close(e->listener);
+        flow_listener_close(e->listener);
         e->listener = NULL;
     }
     for (struct conn *k = e->conns, *next; k; k = next) {
         next = k->next; /* k may be freed inline by its chain's end */
         k->gone = true;
-        tcp_abort(k->c);
+        flow_abort(k->c);
     }
     lwt_t *drained = e->live ? lwt_wait(&e->drained) : lwt_return(NULL);
     lwt_t *ps[2] = {lwt_catch(en->loop, ignore_error, LWT_NOCTX), drained};
@@ -238,7 +240,7 @@ static lwt_t *on_loop_error(int err, void *ctx)
     return wind_down(en);
 }
 
-/* Parses a decimal port in 1..65535. */
+/* Parses a decimal port in 0..65535. */
 static int parse_port(const char *text, uint16_t *port)
 {
     unsigned long v = 0;
@@ -251,8 +253,6 @@ static int parse_port(const char *text, uint16_t *port)
         if (v > 65535)
             return -LWT_EINVAL;
     }
-    if (v == 0)
-        return -LWT_EINVAL;
     *port = (uint16_t)v;
     return 0;
 }
@@ -264,12 +264,12 @@ lwt_t *app_main(const struct app_devices *dev, int argc, char **argv)
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc && parse_port(argv[i + 1], &port) == 0) {
             i++;
         } else {
-            log_error(&echo_log, "usage: tcp-echo [--port N] (N in 1..65535); unexpected '%s'", argv[i]);
+            log_error(&echo_log, "usage: tcp-echo [--port N] (N in 0..65535); unexpected '%s'", argv[i]);
             return lwt_fail(-LWT_EINVAL);
         }
     }
-    if (!dev->net) {
-        log_error(&echo_log, "needs a network stack: build it as a network app");
+    if (!dev->flows) {
+        log_error(&echo_log, "needs TCP flows: build it with tessera_add_unikernel");
         return lwt_fail(-LWT_ENODEV);
     }
 
@@ -277,16 +277,13 @@ lwt_t *app_main(const struct app_devices *dev, int argc, char **argv)
     if (!e)
         return lwt_fail(-LWT_ENOMEM);
     *e = (struct echo){0};
-    /* Echoed lines should go out at once, not wait for an ACK (Nagle). */
-    struct tcp_options opts = {.nodelay = true};
-    int rc = tcp_listen(dev->net, port, ECHO_BACKLOG, &opts, &e->listener);
+    int rc = flow_listen(dev->flows, port, ECHO_BACKLOG, &e->listener);
     if (rc < 0) {
         log_error(&echo_log, "cannot listen on TCP port %u: %s", (unsigned)port, lwt_strerror(rc));
         free(e);
         return lwt_fail(rc);
     }
-    char addr[16];
-    log_info(&echo_log, "serving on %s:%u", ip4_ntoa(net_stack_config(dev->net)->addr, addr), (unsigned)port);
+    log_info(&echo_log, "serving on port %u (%s)", (unsigned)flow_listener_port(e->listener), dev->flows->name);
 
     /* The loop only ends on an error, the shutdown promise on a signal:
      * whichever comes first stops the server. */
