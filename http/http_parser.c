@@ -402,6 +402,10 @@ static enum http_parse run_head(struct http_parser *p)
         if (c != '\n' && p->state == P_REQUEST_LINE) {
             if (c == ' ' && p->sp1 == 0)
                 p->sp1 = p->pos;
+            /* Bytes that cannot be a method (TLS, binary junk) are refused
+             * at once, not after a head's worth or the header timeout. */
+            else if (p->sp1 == 0 && c != '\r' && !http__is_tchar(c))
+                return refuse(p, 400);
             else if (c == ' ' && p->sp2 == 0)
                 p->sp2 = p->pos;
             /* The target is refused while it arrives, not once a whole

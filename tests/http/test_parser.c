@@ -363,6 +363,17 @@ static void nul_bytes_are_refused(void **state)
         assert_int_equal(parse_lim(with_nul[i].in, with_nul[i].len, NULL).status, 400);
 }
 
+/* A TLS handshake or binary junk on the plain port: refused at its first
+ * byte that no method may hold, without waiting for a line end. */
+static void junk_is_refused_before_any_line_end(void **state)
+{
+    (void)state;
+    static const char *const junk[] = {"\x16\x03\x01\x02\x00", "G(T", "\xff", "GET\x01"};
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
+        assert_int_equal(status_of(junk[i]), 400);
+    assert_int_equal(status_of("\r\n\r\nGE"), 0); /* empty lines, then a method still arriving */
+}
+
 /* ---- Limits ----------------------------------------------------------------------- */
 
 /* A GET whose head is exactly `size` bytes, padded with one header. */
@@ -567,6 +578,7 @@ int main(void)
         TEST(body_limit_exactly_and_one_past),
         TEST(a_large_body_in_pieces),
         TEST(byte_at_a_time_never_goes_back),
+        TEST(junk_is_refused_before_any_line_end),
         TEST(imf_fixdate),
         TEST(imf_fixdate_parses_back_and_refuses_the_rest),
         TEST(access_log_date),
