@@ -20,6 +20,7 @@ tessera_install_deps() {
 # tests over tap (nftables drops packets at random where the kernel has no
 # netem), a DHCP server (the binary only, no service), packet
 # crafting (Debian's python3, /usr/bin/python3, has scapy) and capture
-# reading, and clang with its runtime for the libFuzzer harness.
+# reading, clang with its runtime for the libFuzzer harness, and curl and
+# a headless Chromium for the web server's tests.
 TESSERA_TEST_PACKAGES=(iproute2 iputils-ping arping socat netcat-openbsd dnsmasq-base python3-scapy tshark nftables
-                       clang libclang-rt-14-dev)
+                       clang libclang-rt-14-dev curl chromium)
