@@ -305,8 +305,15 @@ static lwt_t *after_answer(void *v, void *ctx)
     (void)v;
     struct http_conn *k = ((struct cstep *)ctx)->k;
     answer_done(k, true);
-    if (!k->keep)
-        return conn_finish(k);
+    if (!k->keep) {
+        /* Linger only where the client may still be sending (as nginx
+         * does): after a refusal, or with bytes of a next request already
+         * in. After a whole request it asked to end, a FIN at once: a
+         * client that reconnects for every request must not hold a slot
+         * for the lingering time. */
+        bool quiet = k->req && (http_parser_next(&k->parser), !http_parser_started(&k->parser));
+        return quiet ? lwt_return(NULL) : conn_finish(k); /* the chain's end closes the flow */
+    }
     k->requests++;
     k->req = NULL;
     k->head_started = false;

@@ -422,6 +422,34 @@ static void http_10_keep_alive_and_close(void **state)
     flow_close(f);
 }
 
+/* A whole request that asked to close: the server closes at once, and its
+ * slot is free while the client has not closed yet. After a refusal the
+ * client may still be sending: the server lingers (reads and discards)
+ * until the client closes or the lingering time is up. */
+static void close_lingers_only_where_the_client_may_still_send(void **state)
+{
+    (void)state;
+    start_server(NULL);
+    static char buf[4096];
+    struct flow *f = raw_connect();
+    raw_send(f, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    raw_read_all(f, buf, sizeof buf);
+    assert_non_null(strstr(buf, "hello world"));
+    run_for(10 * SCHED_NS_PER_MS);
+    assert_int_equal(http_server_stats(t.srv)->open, 0);
+    flow_close(f);
+
+    f = raw_connect();
+    raw_send(f, "GET /hello HTTP/1.1\r\nHost : x\r\n\r\n");
+    raw_read_all(f, buf, sizeof buf);
+    assert_non_null(strstr(buf, "HTTP/1.1 400 "));
+    run_for(10 * SCHED_NS_PER_MS);
+    assert_int_equal(http_server_stats(t.srv)->open, 1);
+    flow_close(f);
+    run_for(10 * SCHED_NS_PER_MS);
+    assert_int_equal(http_server_stats(t.srv)->open, 0);
+}
+
 static void expect_100_continue(void **state)
 {
     (void)state;
@@ -690,6 +718,7 @@ int main(void)
         T(bodies_both_ways),
         T(pipelined_requests_are_answered_in_order),
         T(http_10_keep_alive_and_close),
+        T(close_lingers_only_where_the_client_may_still_send),
         T(expect_100_continue),
         T(refusals_on_the_wire_close_the_connection),
         T(header_timeout_answers_408),
