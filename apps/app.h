@@ -7,6 +7,8 @@
 #ifndef TESSERA_APP_H
 #define TESSERA_APP_H
 
+#include <stdint.h>
+
 #include "console.h"
 #include "lwt.h"
 
@@ -35,6 +37,10 @@ struct app_devices {
 
 /* argc/argv: the command line (on Xen: the words of extra=). */
 lwt_t *app_main(const struct app_devices *dev, int argc, char **argv);
+
+/* Parses a decimal port number in min..65535 (min 0 lets the platform
+ * pick a free port): 0, or -LWT_EINVAL for anything else. */
+int app_parse_port(const char *text, uint16_t min, uint16_t *port);
 
 /* Prints one line (a newline is added) on the app's console. */
 void app_print(const struct app_devices *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -70,6 +70,12 @@ struct http_request {
 
 /* The value of the first header of that name (no case), or NULL. */
 const struct http_header *http_request_header(const struct http_request *r, const char *name);
+/* Walks a list value (RFC 9110 §5.6.1): the next element of the
+ * comma-separated list from *at to end, whitespace trimmed, empty ones
+ * skipped; false at the end. */
+bool http_list_next(const char **at, const char *end, const char **elem, size_t *len);
+/* A counted token equals lit, ASCII case ignored. */
+bool http_token_is(const char *s, size_t len, const char *lit);
 
 /* Limits (0: the default). Past them the request is refused. */
 struct http_limits {

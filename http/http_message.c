@@ -182,3 +182,33 @@ const char *http_reason(int status)
         return "";
     }
 }
+
+bool http_list_next(const char **at, const char *end, const char **elem, size_t *len)
+{
+    const char *p = *at;
+    while (p < end) {
+        const char *start = p;
+        while (p < end && *p != ',')
+            p++;
+        const char *stop = p;
+        if (p < end)
+            p++;
+        while (start < stop && (*start == ' ' || *start == '\t'))
+            start++;
+        while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t'))
+            stop--;
+        if (stop > start) {
+            *at = p;
+            *elem = start;
+            *len = (size_t)(stop - start);
+            return true;
+        }
+    }
+    *at = end;
+    return false;
+}
+
+bool http_token_is(const char *s, size_t len, const char *lit)
+{
+    return http__eq_nocase(s, len, lit);
+}

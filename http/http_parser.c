@@ -229,21 +229,12 @@ static int parse_request_line(struct http_parser *p, const char *s, size_t n)
 static int for_each_element(struct http_parser *p, const char *v, size_t n,
                             int (*each)(struct http_parser *p, const char *e, size_t len))
 {
-    size_t i = 0;
-    while (i < n) {
-        size_t start = i;
-        while (i < n && v[i] != ',')
-            i++;
-        size_t end = i++;
-        while (start < end && (v[start] == ' ' || v[start] == '\t'))
-            start++;
-        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-            end--;
-        if (end > start) {
-            int rc = each(p, v + start, end - start);
-            if (rc)
-                return rc;
-        }
+    const char *at = v, *e;
+    size_t len;
+    while (http_list_next(&at, v + n, &e, &len)) {
+        int rc = each(p, e, len);
+        if (rc)
+            return rc;
     }
     return 0;
 }

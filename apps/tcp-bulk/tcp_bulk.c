@@ -415,25 +415,6 @@ static int parse_size(const char *text, uint64_t max, uint64_t *out)
     return 0;
 }
 
-/* A decimal port in 1..65535. */
-static int parse_port(const char *text, uint16_t *port)
-{
-    unsigned long v = 0;
-    if (!*text)
-        return -LWT_EINVAL;
-    for (; *text; text++) {
-        if (*text < '0' || *text > '9')
-            return -LWT_EINVAL;
-        v = v * 10 + (unsigned long)(*text - '0');
-        if (v > 65535)
-            return -LWT_EINVAL;
-    }
-    if (v == 0)
-        return -LWT_EINVAL;
-    *port = (uint16_t)v;
-    return 0;
-}
-
 static lwt_t *usage(const char *why, const char *word)
 {
     log_error(&bulk_log, "%s%s%s", why, word ? ": " : "", word ? word : "");
@@ -502,14 +483,14 @@ lwt_t *app_main(const struct app_devices *dev, int argc, char **argv)
         tmp.mode = BULK_SEND;
         if (ip4_aton(argv[2], &tmp.dst) < 0 || tmp.dst == 0)
             return usage("HOST must be an address A.B.C.D", argv[2]);
-        if (parse_port(argv[3], &tmp.port) < 0)
+        if (app_parse_port(argv[3], 1, &tmp.port) < 0)
             return usage("PORT must be in 1..65535", argv[3]);
         if (parse_size(argv[4], UINT64_MAX, &tmp.total) < 0)
             return usage("BYTES must be a size such as 1048576 or 100M", argv[4]);
         bad = parse_options(&tmp, argc, argv, 5);
     } else if (argc >= 3 && strcmp(argv[1], "sink") == 0) {
         tmp.mode = BULK_SINK;
-        if (parse_port(argv[2], &tmp.port) < 0)
+        if (app_parse_port(argv[2], 1, &tmp.port) < 0)
             return usage("PORT must be in 1..65535", argv[2]);
         bad = parse_options(&tmp, argc, argv, 3);
     } else {

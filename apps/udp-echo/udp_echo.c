@@ -114,30 +114,11 @@ static lwt_t *on_loop_error(int err, void *ctx)
     return wind_down(en);
 }
 
-/* Parses a decimal port in 1..65535. */
-static int parse_port(const char *text, uint16_t *port)
-{
-    unsigned long v = 0;
-    if (!*text)
-        return -LWT_EINVAL;
-    for (; *text; text++) {
-        if (*text < '0' || *text > '9')
-            return -LWT_EINVAL;
-        v = v * 10 + (unsigned long)(*text - '0');
-        if (v > 65535)
-            return -LWT_EINVAL;
-    }
-    if (v == 0)
-        return -LWT_EINVAL;
-    *port = (uint16_t)v;
-    return 0;
-}
-
 lwt_t *app_main(const struct app_devices *dev, int argc, char **argv)
 {
     uint16_t port = 7;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc && parse_port(argv[i + 1], &port) == 0) {
+        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc && app_parse_port(argv[i + 1], 1, &port) == 0) {
             i++;
         } else {
             log_error(&echo_log, "usage: udp-echo [--port N] (N in 1..65535); unexpected '%s'", argv[i]);

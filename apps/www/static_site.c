@@ -31,52 +31,12 @@ static const char server_error_text[] = "Internal Server Error\n";
 
 /* ---- Reading request headers ---------------------------------------------- */
 
-static char lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool same_token(const char *a, size_t alen, const char *b)
-{
-    size_t blen = strlen(b);
-    if (alen != blen)
-        return false;
-    for (size_t i = 0; i < alen; i++)
-        if (lower(a[i]) != lower(b[i]))
-            return false;
-    return true;
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* The next element of a comma-separated list in [*p, end), trimmed; false
- * at the end. */
-static bool next_element(const char **p, const char *end, const char **elem, size_t *len)
-{
-    while (*p < end && (is_space(**p) || **p == ','))
-        (*p)++;
-    if (*p >= end)
-        return false;
-    const char *s = *p;
-    while (*p < end && **p != ',')
-        (*p)++;
-    const char *e = *p;
-    while (e > s && is_space(e[-1]))
-        e--;
-    *elem = s;
-    *len = (size_t)(e - s);
-    return true;
-}
-
 /* A q parameter of 0 (RFC 9110 §12.4.2: "q=0", "q=0.0" up to three zeros)
  * means "not acceptable". */
 static bool q_is_zero(const char *params, size_t len)
 {
     for (size_t i = 0; i + 2 <= len; i++) {
-        if (lower(params[i]) == 'q' && params[i + 1] == '=') {
+        if ((params[i] == 'q' || params[i] == 'Q') && params[i + 1] == '=') {
             const char *v = params + i + 2;
             size_t n = len - i - 2;
             if (n == 0 || v[0] != '0')
@@ -100,16 +60,16 @@ static bool accepts_gzip(const struct http_request *req)
     const char *p = h->value, *end = h->value + h->value_len, *elem;
     size_t len;
     bool named = false, star = false;
-    while (next_element(&p, end, &elem, &len)) {
+    while (http_list_next(&p, end, &elem, &len)) {
         size_t name_len = 0;
-        while (name_len < len && elem[name_len] != ';' && !is_space(elem[name_len]))
+        while (name_len < len && elem[name_len] != ';' && elem[name_len] != ' ' && elem[name_len] != '\t')
             name_len++;
         bool zero = q_is_zero(elem + name_len, len - name_len);
-        if (same_token(elem, name_len, "gzip") || same_token(elem, name_len, "x-gzip")) {
+        if (http_token_is(elem, name_len, "gzip") || http_token_is(elem, name_len, "x-gzip")) {
             if (zero)
                 return false;
             named = true;
-        } else if (same_token(elem, name_len, "*")) {
+        } else if (http_token_is(elem, name_len, "*")) {
             star = !zero;
         }
     }
@@ -131,7 +91,7 @@ static bool none_match_hits(const struct http_header *h, const char *etag)
 {
     const char *p = h->value, *end = h->value + h->value_len, *elem;
     size_t len;
-    while (next_element(&p, end, &elem, &len))
+    while (http_list_next(&p, end, &elem, &len))
         if ((len == 1 && elem[0] == '*') || etag_matches_weakly(elem, len, etag))
             return true;
     return false;
@@ -161,7 +121,7 @@ static bool parse_u64(const char **p, const char *end, uint64_t *v)
 static enum range_kind parse_range(const struct http_header *h, uint64_t len, uint64_t *first, uint64_t *last)
 {
     const char *p = h->value, *end = h->value + h->value_len;
-    if (h->value_len < 6 || !same_token(p, 6, "bytes="))
+    if (h->value_len < 6 || !http_token_is(p, 6, "bytes="))
         return RANGE_NONE;
     p += 6;
     if (memchr(p, ',', (size_t)(end - p)))

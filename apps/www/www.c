@@ -65,28 +65,12 @@ static lwt_t *on_shutdown(void *v, void *ctx)
     return lwt_bind(http_server_stop(w->server), stopped, ctx, sizeof(struct www *));
 }
 
-static int parse_port(const char *text, uint16_t *port)
-{
-    unsigned long v = 0;
-    if (!*text)
-        return -LWT_EINVAL;
-    for (; *text; text++) {
-        if (*text < '0' || *text > '9')
-            return -LWT_EINVAL;
-        v = v * 10 + (unsigned long)(*text - '0');
-        if (v > 65535)
-            return -LWT_EINVAL;
-    }
-    *port = (uint16_t)v;
-    return 0;
-}
-
 lwt_t *app_main(const struct app_devices *dev, int argc, char **argv)
 {
     uint16_t port = 8080;
     bool quiet = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc && parse_port(argv[i + 1], &port) == 0) {
+        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc && app_parse_port(argv[i + 1], 0, &port) == 0) {
             i++;
         } else if (strcmp(argv[i], "--no-access-log") == 0) {
             quiet = true;

@@ -363,6 +363,26 @@ static void nul_bytes_are_refused(void **state)
         assert_int_equal(parse_lim(with_nul[i].in, with_nul[i].len, NULL).status, 400);
 }
 
+/* List values: elements trimmed, empty ones skipped, the end reached. */
+static void list_values_are_walked_element_by_element(void **state)
+{
+    (void)state;
+    const char *v = " ,gzip;q=0.5 ,, \tbr\t,identity,";
+    const char *at = v, *end = v + strlen(v), *e;
+    size_t len;
+    const char *want[] = {"gzip;q=0.5", "br", "identity"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(http_list_next(&at, end, &e, &len));
+        assert_int_equal(len, strlen(want[i]));
+        assert_memory_equal(e, want[i], len);
+    }
+    assert_false(http_list_next(&at, end, &e, &len));
+    assert_true(at == end);
+    assert_true(http_token_is("GZip", 4, "gzip"));
+    assert_false(http_token_is("gzi", 3, "gzip"));
+    assert_false(http_token_is("gzips", 5, "gzip"));
+}
+
 /* A TLS handshake or binary junk on the plain port: refused at its first
  * byte that no method may hold, without waiting for a line end. */
 static void junk_is_refused_before_any_line_end(void **state)
@@ -578,6 +598,7 @@ int main(void)
         TEST(body_limit_exactly_and_one_past),
         TEST(a_large_body_in_pieces),
         TEST(byte_at_a_time_never_goes_back),
+        TEST(list_values_are_walked_element_by_element),
         TEST(junk_is_refused_before_any_line_end),
         TEST(imf_fixdate),
         TEST(imf_fixdate_parses_back_and_refuses_the_rest),
