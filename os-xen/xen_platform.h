@@ -17,6 +17,10 @@ int xen_platform_start(void);
 /* Releases the scheduler (pending timers) and flushes the console. */
 void xen_platform_stop(void);
 
+/* What sched_request_shutdown tells apps on Xen: the SHUTDOWN_* code the
+ * toolstack asked for, plus one (so that poweroff is 1, reboot 2: never 0). */
+#define XEN_SHUTDOWN_REQUEST(code) ((int)(code) + 1)
+
 /* The SCHEDOP_shutdown reason for an app that returned rc: crash if it
  * failed, else what the toolstack asked for (poweroff or reboot), else
  * poweroff. */

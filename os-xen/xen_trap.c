@@ -18,7 +18,8 @@
 #include "xen_hypercall.h"
 #include "xen_trap.h"
 
-/* What trap_common (boot.S) pushed, lowest address first. */
+/* What trap_common (boot.S) pushed, lowest address first. Xen keeps the
+ * saved event mask in the upper bits of the cs slot. */
 struct xen_trap_frame {
     uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
     uint64_t vector, error_code;
