@@ -265,7 +265,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             goto bad;
         }
         const char *val = argv[++i];
-        unsigned long n;
+        unsigned long n = 0;
         if (strcmp(opt, "--engine") == 0) {
             o->engine = val;
         } else if (strcmp(opt, "--log") == 0) {
