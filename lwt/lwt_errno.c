@@ -14,6 +14,8 @@ const char *lwt_strerror(int err)
         return "interrupted";
     case LWT_EIO:
         return "input/output error";
+    case LWT_E2BIG:
+        return "argument list too long";
     case LWT_EBADF:
         return "bad descriptor";
     case LWT_EAGAIN:
@@ -42,6 +44,8 @@ const char *lwt_strerror(int err)
         return "file too large";
     case LWT_ENOSPC:
         return "no space left";
+    case LWT_EROFS:
+        return "read-only file system";
     case LWT_EPIPE:
         return "broken pipe";
     case LWT_ERANGE:
@@ -50,6 +54,8 @@ const char *lwt_strerror(int err)
         return "name too long";
     case LWT_ENOSYS:
         return "not implemented";
+    case LWT_ENOTEMPTY:
+        return "directory not empty";
     case LWT_ENODATA:
         return "no more data";
     case LWT_ETIME:

@@ -13,6 +13,7 @@
 #define LWT_ENOENT        2
 #define LWT_EINTR         4
 #define LWT_EIO           5
+#define LWT_E2BIG         7
 #define LWT_EBADF         9
 #define LWT_EAGAIN        11
 #define LWT_ENOMEM        12
@@ -27,10 +28,12 @@
 #define LWT_EMFILE        24
 #define LWT_EFBIG         27
 #define LWT_ENOSPC        28
+#define LWT_EROFS         30
 #define LWT_EPIPE         32
 #define LWT_ERANGE        34
 #define LWT_ENAMETOOLONG  36
 #define LWT_ENOSYS        38
+#define LWT_ENOTEMPTY     39
 #define LWT_ENODATA       61
 #define LWT_ETIME         62
 #define LWT_EPROTO        71
