@@ -1433,6 +1433,12 @@ static void inject_unknown_id(void)
     inject_header(XS_READ, 12345, 0);
 }
 
+/* An id whose slot is in use, by a later request than the one it names. */
+static void inject_stale_id(void)
+{
+    inject_header(XS_READ, br.h[0].req_id - XENSTORE_MAX_REQUESTS, 0);
+}
+
 static void inject_duplicate(void)
 {
     /* The read's answer, twice. */
@@ -1525,6 +1531,12 @@ static void broken_unknown_id(void **state)
     expect_broken(inject_unknown_id, "no outstanding request");
 }
 
+static void broken_stale_id(void **state)
+{
+    (void)state;
+    expect_broken(inject_stale_id, "no outstanding request");
+}
+
 static void broken_duplicate(void **state)
 {
     (void)state;
@@ -1589,6 +1601,31 @@ static void broken_noise(void **state)
 {
     (void)state;
     expect_broken(inject_random, "connection broken");
+}
+
+/* An answer repeated after its slot went to a later request is not taken
+ * for that request's answer. */
+static void broken_replayed_answer(void **state)
+{
+    (void)state;
+    must(xenstore_write(xs, 0, "/old", "old"));
+    peer.hold = true;
+    lwt_t *a = xenstore_read(xs, 0, "/old");
+    run();
+    assert_int_equal(peer.nheld, 1);
+    struct msg replay = {dup_bytes(peer.held[0].data, peer.held[0].len), peer.held[0].len};
+    peer_release_all();
+    run();
+    free(take_value(a));
+    lwt_t *b = xenstore_read(xs, 0, "/"); /* the first free slot: a's */
+    run();
+    out_append(replay.data, replay.len);
+    free(replay.data);
+    peer_pump(SIZE_MAX);
+    xenstore_on_event(xs);
+    drain();
+    assert_int_equal(take_error(b), -LWT_EIO);
+    assert_non_null(strstr(logged, "no outstanding request"));
 }
 
 /* The request ring's indexes are checked too, before writing. */
@@ -1678,6 +1715,7 @@ int main(void)
         TEST_XS(broken_oversized),
         TEST_XS(broken_all_ones),
         TEST_XS(broken_unknown_id),
+        TEST_XS(broken_stale_id),
         TEST_XS(broken_duplicate),
         TEST_XS(broken_error_without_nul),
         TEST_XS(broken_empty_error),
@@ -1689,6 +1727,7 @@ int main(void)
         TEST_XS(broken_zero_tx_id),
         TEST_XS(broken_indexes),
         TEST_XS(broken_noise),
+        TEST_XS(broken_replayed_answer),
         TEST_XS(broken_request_indexes),
         TEST_XS(teardown_with_outstanding),
     };
