@@ -19,9 +19,11 @@
 #include "scheduler.h"
 #include "xen_arch.h"
 #include "xen_console.h"
+#include "xen_control.h"
 #include "xen_events.h"
 #include "xen_hypercall.h"
 #include "xen_platform.h"
+#include "xen_store.h"
 #include "xen_time.h"
 
 static struct log_source xen_log = LOG_SOURCE("xen");
@@ -67,6 +69,12 @@ static void lwt_panic(const char *msg)
 
 static const struct lwt_platform lwt_hooks = {.write = lwt_write, .panic = lwt_panic};
 
+static void on_shutdown_request(unsigned code)
+{
+    P.requested_reason = (int)code;
+    sched_request_shutdown(XEN_SHUTDOWN_REQUEST(code));
+}
+
 int xen_platform_start(void)
 {
     if (P.started)
@@ -75,6 +83,13 @@ int xen_platform_start(void)
     log_set_output(xen_console_write);
     sched_init(&sched_hooks);
     P.started = true;
+    /* Without xenstore the app still runs; it just cannot be asked to
+     * stop. */
+    int rc = xen_store_start();
+    if (rc == 0)
+        rc = xen_control_start(on_shutdown_request);
+    if (rc < 0)
+        log_warn(&xen_log, "xenstore: %s: xl shutdown will not reach the app", lwt_strerror(rc));
     return 0;
 }
 
@@ -82,6 +97,9 @@ void xen_platform_stop(void)
 {
     if (!P.started)
         return;
+    xen_store_stop();
+    /* What the teardown rejected settles before the scheduler goes. */
+    lwt_run_deferred(SCHED_BATCH_BUDGET);
     sched_destroy();
     xen_time_set_deadline(UINT64_MAX);
     xen_console_flush();
