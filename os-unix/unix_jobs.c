@@ -398,6 +398,17 @@ lwt_t *unix_job_submit(unix_job_fn run, void *arg, void (*cleanup)(void *arg))
     return submit(run, arg, cleanup, NULL);
 }
 
+lwt_t *unix_job_submit_deliver(unix_job_fn run, void *arg, void (*deliver)(void *arg, void *value),
+                               void (*cleanup)(void *arg))
+{
+    return submit(run, arg, cleanup, deliver);
+}
+
+bool unix_jobs_running(void)
+{
+    return pool.running;
+}
+
 /* ---- Ready-made jobs ------------------------------------------------ */
 
 /* File jobs work on a private bounce buffer, so that the caller's buffer is

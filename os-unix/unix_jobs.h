@@ -11,6 +11,7 @@
 #ifndef TESSERA_UNIX_JOBS_H
 #define TESSERA_UNIX_JOBS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -28,6 +29,16 @@ void unix_jobs_stop(void);
  * settled or the job abandoned, to free what arg owns. */
 typedef void *(*unix_job_fn)(void *arg, int *err);
 lwt_t *unix_job_submit(unix_job_fn run, void *arg, void (*cleanup)(void *arg));
+/* unix_job_submit, and deliver(arg, value) runs on the loop just before
+ * the promise is fulfilled with value, never once it was cancelled: where
+ * a job that worked on a buffer of its own copies its result out to the
+ * caller's, which is then never touched after the promise has settled. */
+lwt_t *unix_job_submit_deliver(unix_job_fn run, void *arg, void (*deliver)(void *arg, void *value),
+                               void (*cleanup)(void *arg));
+
+/* Whether the pool is running (submissions are taken): devices that can
+ * also work on the loop thread use this to choose. */
+bool unix_jobs_running(void);
 
 /* Ready-made jobs. Buffers and strings are borrowed until settled. */
 lwt_t *unix_file_pread(int fd, void *buf, size_t len, off_t offset); /* bytes */

@@ -398,6 +398,58 @@ static void cancelled_pread_leaves_buffer_alone(void **state)
     unlink(path);
 }
 
+/* deliver runs on the loop before the value is seen, and only for a
+ * promise still waiting for it. */
+static size_t delivered;
+static void *delivered_value;
+
+static void count_deliver(void *arg, void *value)
+{
+    (void)arg;
+    delivered++;
+    delivered_value = value;
+}
+
+static void *check_delivered(void *value, void *ctx)
+{
+    (void)ctx;
+    assert_int_equal(delivered, 1);
+    assert_ptr_equal(delivered_value, value);
+    return value;
+}
+
+static void deliver_before_fulfilment(void **state)
+{
+    (void)state;
+    delivered = 0;
+    assert_false(unix_jobs_running());
+    assert_int_equal(unix_jobs_start(1), 0);
+    assert_true(unix_jobs_running());
+    lwt_t *p = unix_job_submit_deliver(triple_plus_one, LWT_INT(4), count_deliver, count_cleanup);
+    void *v;
+    assert_int_equal(sched_run(lwt_map(p, check_delivered, LWT_NOCTX), &v), 0);
+    assert_int_equal(LWT_TO_INT(v), 13);
+    assert_int_equal(cleanups, 1);
+
+    /* Run to the end but cancelled before its completion reached the
+     * loop: no delivery, and the cleanup still runs. */
+    struct gate g;
+    gate_init(&g);
+    p = unix_job_submit_deliver(triple_plus_one, LWT_INT(1), count_deliver, count_cleanup);
+    lwt_t *blocker = unix_job_submit(gated, &g, NULL);
+    wait_started(&g);
+    lwt_cancel(p);
+    lwt_unref(p);
+    sem_post(&g.release);
+    assert_int_equal(sched_run(blocker, NULL), 0);
+    wait_idle();
+    gate_destroy(&g);
+    assert_int_equal(delivered, 1);
+    assert_int_equal(cleanups, 2);
+    unix_jobs_stop();
+    assert_false(unix_jobs_running());
+}
+
 /* ---- Name lookup --------------------------------------------------- */
 
 static void getaddrinfo_localhost(void **state)
@@ -547,6 +599,7 @@ int main(void)
         JOB_TEST(cancel_through_bind),
         JOB_TEST(file_pwrite_fsync_pread),
         JOB_TEST(cancelled_pread_leaves_buffer_alone),
+        JOB_TEST(deliver_before_fulfilment),
         JOB_TEST(getaddrinfo_localhost),
         JOB_TEST(getaddrinfo_unknown_name),
         JOB_TEST(getaddrinfo_cancelled_frees_result),
