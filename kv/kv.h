@@ -4,7 +4,7 @@
  *   assets compiled into the image   kv/kv_assets.h (every target; built by
  *                                    tessera_add_unikernel(... ASSETS dir))
  *   a directory on Unix              os-unix/unix_kv_dir.h
- *   a block device (Xen II)          later
+ *   a disk image on a block device   kv/kv_disk.h (every target)
  *
  * Keys are relative paths with '/' between segments: "index.html",
  * "img/logo.png". No leading '/', no empty, "." or ".." segment (those get
