@@ -299,6 +299,14 @@ size_t lwt_dump_pending(void);
  * length it needed, as snprintf does. */
 size_t lwt_describe_error(lwt_t *p, char *buf, size_t size);
 
+/* Writes one line through the platform output: "lwt: WHAT: " and what
+ * lwt_describe_error says of p (the error; in debug builds also where it
+ * was rejected and the bind sites it travelled through), never cut short
+ * by a long chain. Nothing if p is not rejected. Borrows p. This is how
+ * lwt_async reports an unhandled rejection ("unhandled rejection"), and
+ * how the platform reports a program's rejected main promise. */
+void lwt_report_rejection(lwt_t *p, const char *what);
+
 /* Seeds the generator choose/pick use among already-settled inputs. */
 void lwt_set_random_seed(uint64_t seed);
 

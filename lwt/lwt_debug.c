@@ -1,9 +1,11 @@
 /* The platform hooks (output and panic) and what the library reports through
- * them: error descriptions, unhandled rejections, the pending-promise dump.
+ * them: error descriptions, rejection reports (unhandled ones, and a
+ * program's main promise), the pending-promise dump.
  * Debug builds also keep every live promise on a list with its creation site
  * and give each rejection the chain of bind sites it travelled through. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "lwt_debug.h"
 #include "lwt_internal.h"
@@ -144,9 +146,31 @@ size_t lwt_describe_error(lwt_t *p, char *buf, size_t size)
     return len;
 }
 
-void lwt__report_unhandled(struct lwt *u)
+void lwt_report_rejection(lwt_t *p, const char *what)
 {
-    char text[400];
-    lwt_describe_error(u, text, sizeof text);
-    lwt__print("lwt: unhandled rejection: %s\n", text);
+    if (!platform.write || lwt__underlying(p)->state != LWT__REJECTED)
+        return;
+    /* One line, one write, however long the chain: the buffer on the stack
+     * covers the usual case, a larger one is allocated for a deep chain. */
+    char local[512];
+    char *buf = local;
+    size_t head = (size_t)snprintf(NULL, 0, "lwt: %s: ", what);
+    size_t need = head + lwt_describe_error(p, NULL, 0) + 2; /* newline, NUL */
+    size_t size = sizeof local;
+    if (need > size) {
+        char *big = malloc(need);
+        if (big) {
+            buf = big;
+            size = need;
+        }
+    }
+    snprintf(buf, size, "lwt: %s: ", what);
+    size_t len = head < size ? head : size - 1;
+    len += lwt_describe_error(p, buf + len, size - len);
+    if (len > size - 2)
+        len = size - 2; /* truncated: no room for a larger buffer */
+    buf[len++] = '\n';
+    platform.write(buf, len);
+    if (buf != local)
+        free(buf);
 }

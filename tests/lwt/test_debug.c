@@ -4,6 +4,7 @@
 #include "test_support.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static lwt_t *pass(void *v, void *ctx)
@@ -142,6 +143,60 @@ static void unhandled_report_is_one_line_per_rejection(void **state)
     assert_int_equal(test_output[test_output_len - 1], '\n');
     assert_true(find(test_output, lwt_strerror(LWT_EIO)) >= 0);
     assert_true(find(test_output, lwt_strerror(LWT_EPIPE)) > find(test_output, lwt_strerror(LWT_EIO)));
+}
+
+/* ---- lwt_report_rejection: both builds ---------------------------------- */
+
+static void report_is_one_line_with_what_and_description(void **state)
+{
+    (void)state;
+    char desc[512], want[640];
+    lwt_t *p = lwt_bind(lwt_fail(LWT_EPROTO), pass, LWT_NOCTX);
+    describe(p, desc, sizeof desc);
+    snprintf(want, sizeof want, "lwt: main went wrong: %s\n", desc);
+    lwt_report_rejection(p, "main went wrong");
+    assert_string_equal(test_output, want);
+    lwt_unref(p);
+}
+
+static void report_of_unrejected_writes_nothing(void **state)
+{
+    (void)state;
+    lwt_resolver_t *r;
+    lwt_t *pending = lwt_wait(&r);
+    lwt_t *ok = lwt_return(LWT_INT(1));
+    lwt_report_rejection(pending, "x");
+    lwt_report_rejection(ok, "x");
+    assert_int_equal(test_output_len, 0);
+    lwt_wakeup(r, NULL);
+    lwt_unref(pending);
+    lwt_unref(ok);
+}
+
+/* A chain far longer than any fixed line buffer is written whole. */
+static void report_of_a_long_chain_is_whole(void **state)
+{
+    (void)state;
+    enum { BINDS = 60 };
+    lwt_resolver_t *r;
+    lwt_t *p = lwt_wait(&r);
+    for (int i = 0; i < BINDS; i++)
+        p = lwt_bind(p, pass, LWT_NOCTX);
+    lwt_wakeup_fail(r, LWT_EIO);
+    drain();
+    size_t need = lwt_describe_error(p, NULL, 0);
+    char *desc = malloc(need + 1);
+    assert_non_null(desc);
+    describe(p, desc, need + 1);
+    lwt_report_rejection(p, "long");
+    assert_int_equal(test_output_len, strlen("lwt: long: ") + need + 1);
+    assert_memory_equal(test_output + strlen("lwt: long: "), desc, need);
+    assert_int_equal(test_output[test_output_len - 1], '\n');
+#ifdef LWT_DEBUG
+    assert_true(need > 1024); /* every site is there */
+#endif
+    free(desc);
+    lwt_unref(p);
 }
 
 #ifdef LWT_DEBUG
@@ -446,6 +501,9 @@ int main(void)
         TEST(describe_through_proxy),
         TEST(null_platform_discards_output),
         TEST(unhandled_report_is_one_line_per_rejection),
+        TEST(report_is_one_line_with_what_and_description),
+        TEST(report_of_unrejected_writes_nothing),
+        TEST(report_of_a_long_chain_is_whole),
 #ifdef LWT_DEBUG
         TEST(describe_gives_creation_site),
         TEST(describe_gives_wait_site_after_wakeup_fail),
