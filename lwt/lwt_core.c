@@ -373,7 +373,8 @@ void lwt__follow(struct lwt *outer, struct lwt *inner)
         return;
     }
     if (lwt__is_settled(u)) {
-        lwt__settle_like(outer, u, NULL);
+        /* A rejection travelled through outer's continuation. */
+        lwt__settle_like(outer, u, outer);
         lwt__release(inner);
         return;
     }
@@ -395,6 +396,7 @@ void lwt__follow(struct lwt *outer, struct lwt *inner)
         lwt__waitq_watch_merge(u);
     outer->u.cb_tail = concat(outer->u.cb_tail, u->u.cb_tail);
     lwt__set_dead(outer, lwt__dead(outer) + lwt__dead(u));
+    lwt__debug_merge(outer, u);
     u->state = LWT__PROXY;
     u->u.target = lwt_ref(outer);
     lwt__release(inner);
