@@ -114,7 +114,10 @@ lwt_t *lwt__wait(const char *file, int line, lwt_resolver_t **resolver_out, bool
  * object per pending operation (a timer, a watcher) and wants one
  * allocation. The storage lives exactly as long as the promise; the caller
  * must not use it after its last reference to the promise (or the
- * resolver) is gone, which a hook (lwt_hook_attach) makes easy to track. */
+ * resolver) is gone, which a hook (lwt_hook_attach) makes easy to track.
+ * A hook attached to the task always runs before the storage goes, also
+ * when the task is returned from a continuation and merged into another
+ * promise. */
 #define lwt_task_with(resolver_out, size, storage_out) lwt__task_with(LWT__SITE, (resolver_out), (size), (storage_out))
 lwt_t *lwt__task_with(const char *file, int line, lwt_resolver_t **resolver_out, size_t size, void **storage_out);
 

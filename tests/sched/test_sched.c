@@ -302,6 +302,30 @@ static void platform_error_stops_the_loop(void **state)
     lwt_unref(kept);
 }
 
+/* A sleep or a pause returned straight from a callback is merged into the
+ * callback's promise, which takes the timer's hook over: the timer must
+ * outlive it (valgrind and ASan see to it that nothing reads freed memory). */
+static lwt_t *then_sleep(void *v, void *ctx)
+{
+    (void)v, (void)ctx;
+    return sched_sleep(100);
+}
+
+static lwt_t *then_pause(void *v, void *ctx)
+{
+    (void)v, (void)ctx;
+    return sched_pause();
+}
+
+static void timers_returned_from_callbacks(void **state)
+{
+    (void)state;
+    lwt_t *p = lwt_bind(lwt_bind(sched_pause(), then_sleep, LWT_NOCTX), then_pause, LWT_NOCTX);
+    assert_int_equal(sched_run(p, NULL), 0);
+    assert_int_equal(vnow, 1100);
+    assert_int_equal(sched_timer_count(), 0);
+}
+
 /* ---- The main promise's report (sched_run_main) -------------------------- */
 
 static lwt_t *fail_eproto(void *v, void *ctx)
@@ -475,6 +499,7 @@ int main(void)
         T(long_work_lets_io_in),
         T(never_blocks_while_work_is_ready),
         T(platform_error_stops_the_loop),
+        T(timers_returned_from_callbacks),
         T(run_main_reports_a_rejected_main),
         T(plain_run_reports_nothing),
         T(run_main_is_silent_on_success),
