@@ -118,6 +118,11 @@ static lwt_t *got_header(void *value, void *ctx)
         return refuse(o, why);
     if (o->h.image_size > block_size_bytes(o->dev))
         return refuse(o, "the image is bigger than the device");
+    if (o->cfg.max_index && o->h.index_size > o->cfg.max_index) {
+        log_error(&disk_log, "%s: the image's index (%llu bytes) is over the %zu this store may load", o->dev->name,
+                  (unsigned long long)o->h.index_size, o->cfg.max_index);
+        return lwt_fail(-LWT_EFBIG);
+    }
     if (o->h.index_size == 0)
         return lwt_return(NULL);
     uint64_t first;

@@ -27,13 +27,14 @@
 #define KV_DISK_DEFAULT_MAX_FILE ((size_t)16 << 20)
 
 struct kv_disk_config {
-    size_t max_file; /* 0: KV_DISK_DEFAULT_MAX_FILE */
+    size_t max_file;  /* 0: KV_DISK_DEFAULT_MAX_FILE */
+    size_t max_index; /* the index is read whole: 0: KV_IMAGE_INDEX_MAX */
 };
 
 /* Fulfilled with a struct kv * (free it with kv_disk_free); rejected with
  * -LWT_EBADMSG (not a key/value image, or a corrupt one, or bigger than
- * the device), the device's error, or -LWT_ENOMEM. cfg may be NULL and is
- * copied. Cancelable. */
+ * the device), -LWT_EFBIG (an index over cfg->max_index), the device's
+ * error, or -LWT_ENOMEM. cfg may be NULL and is copied. Cancelable. */
 lwt_t *kv_disk_open(struct block *dev, const struct kv_disk_config *cfg);
 void kv_disk_free(struct kv *kv);
 

@@ -223,6 +223,14 @@ static void lookups_and_their_errors(void **state)
     assert_int_equal(get(kv, "", NULL), -LWT_EINVAL);
     /* Bigger than the store will load (index.html is 1620 bytes). */
     assert_int_equal(get(kv, "index.html", NULL), -LWT_EFBIG);
+    kv_disk_free(kv);
+    struct kv_disk_config small = {.max_index = 100};
+    lwt_t *p = kv_disk_open(b, &small);
+    drain();
+    assert_int_equal(lwt_error(p), -LWT_EFBIG);
+    lwt_unref(p);
+    assert_non_null(strstr(log_text, "index"));
+    assert_int_equal(open_now(b, 1000, &kv), 0);
     /* An empty file reads nothing. */
     uint64_t before = b->stats.reads;
     const struct kv_entry *e;
