@@ -12,6 +12,7 @@
 #include "console.h"
 #include "lwt.h"
 
+struct block;      /* block/block.h */
 struct net_stack;  /* net/stack.h */
 struct flow_stack; /* net/flow.h */
 struct kv;         /* kv/kv.h */
@@ -31,8 +32,12 @@ struct app_devices {
      * (UDP, the stack's counters). */
     struct net_stack *net;
     /* The app's files (kv/kv.h): its compiled-in ASSETS, or on Unix a
-     * directory named on the command line. */
+     * directory named on the command line, or a disk image (on Unix a
+     * file, on Xen a virtual disk) named there with --kv-disk. */
     struct kv *kv;
+    /* A disk (block/block.h), for apps built with tessera_add_block_app:
+     * on Unix a file, on Xen a virtual disk, named with --block. */
+    struct block *block;
 };
 
 /* argc/argv: the command line (on Xen: the words of extra=). */

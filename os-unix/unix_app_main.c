@@ -4,12 +4,17 @@
  * is fulfilled; 1 when it is rejected (reported on stderr, with its chain
  * of bind sites in debug builds) or the platform fails. Linked into each
  * app's executable (it is not part of the os_unix library, which has no
- * main). */
+ * main).
+ *
+ * Built with TESSERA_APP_STORAGE (tessera_add_block_app), it also gives
+ * the app a disk and a key/value store, as the command line's --block and
+ * --kv-disk say (unix_app_storage.h); exit status 2 for bad options. */
 #include <stdio.h>
 
 #include "app.h"
 #include "log.h"
 #include "scheduler.h"
+#include "unix_app_storage.h"
 #include "unix_console.h"
 #include "unix_platform.h"
 #include "unix_wallclock.h"
@@ -24,9 +29,24 @@ int main(int argc, char **argv)
         return 1;
     }
     struct app_devices dev = {.console = unix_console_stdout(), .clock = unix_wallclock()};
+#ifdef TESSERA_APP_STORAGE
+    struct unix_app_storage st = {0};
+    if (unix_app_storage_options(&argc, &argv, &st) < 0) {
+        unix_platform_stop();
+        return 2;
+    }
+    rc = unix_app_storage_open(&st, &dev);
+    if (rc == 0) {
+        rc = sched_run_main(app_main(&dev, argc, argv), NULL);
+        if (rc < 0)
+            log_error(&app_log, "stopped: %s", lwt_strerror(rc));
+    }
+    unix_app_storage_close(&st);
+#else
     rc = sched_run_main(app_main(&dev, argc, argv), NULL);
     if (rc < 0)
         log_error(&app_log, "stopped: %s", lwt_strerror(rc));
+#endif
     unix_platform_stop();
     return rc < 0 ? 1 : 0;
 }

@@ -2,13 +2,20 @@
  * the PV console and the wall clock, its arguments from the command line
  * (xl's extra=), and runs to completion; the domain then powers off (or
  * reboots, if that is what the toolstack asked for), or crashes if the app
- * failed. Linked into each image, like unix_app_main.c on Unix. */
+ * failed. Linked into each image, like unix_app_main.c on Unix.
+ *
+ * Built with TESSERA_APP_STORAGE (tessera_add_block_app), it also gives
+ * the app a disk and a key/value store, as the command line's --block and
+ * --kv-disk say (xen_app_storage.h), and disconnects them after the app. */
 #include "app.h"
 #include "log.h"
 #include "scheduler.h"
 #include "xen_console.h"
 #include "xen_platform.h"
 #include "xen_time.h"
+#ifdef TESSERA_APP_STORAGE
+#include "xen_app_storage.h"
+#endif
 
 #ifndef TESSERA_APP_NAME
 #define TESSERA_APP_NAME "app"
@@ -26,9 +33,24 @@ unsigned xen_main(void)
     char **argv;
     int argc = xen_platform_args(TESSERA_APP_NAME, &argv);
     struct app_devices dev = {.console = xen_console(), .clock = xen_wallclock()};
+#ifdef TESSERA_APP_STORAGE
+    struct xen_app_storage st = {0};
+    rc = xen_app_storage_options(&argc, &argv, &st);
+    if (rc == 0)
+        rc = sched_run(xen_app_storage_open(&st, &dev), NULL);
+    if (rc == 0) {
+        rc = sched_run_main(app_main(&dev, argc, argv), NULL);
+        if (rc < 0)
+            log_error(&app_log, "stopped: %s", lwt_strerror(rc));
+    }
+    int closed = sched_run(xen_app_storage_close(&st), NULL);
+    if (rc == 0)
+        rc = closed;
+#else
     rc = sched_run_main(app_main(&dev, argc, argv), NULL);
     if (rc < 0)
         log_error(&app_log, "stopped: %s", lwt_strerror(rc));
+#endif
     xen_platform_stop();
     return xen_platform_exit_reason(rc);
 }
