@@ -918,8 +918,10 @@ static lwt_t *got_backend_id(void *value, void *ctx)
     uint64_t id;
     int rc = parse_u64(value, &id);
     free(value);
-    if (rc < 0 || id >= 0x7ff0) /* DOMID_FIRST_RESERVED */
+    if (rc < 0 || id >= 0x7ff0) { /* DOMID_FIRST_RESERVED */
+        log_error(&blk_log, "%s: the backend's domain id makes no sense", bf->name);
         return lwt_fail(-LWT_EPROTO);
+    }
     bf->backend_id = (uint16_t)id;
     struct xenstore *xs = xen_store();
     char path[PATH_MAX_];
