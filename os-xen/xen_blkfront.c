@@ -691,7 +691,8 @@ static lwt_t *release(void *ctx)
         free(bf->props[i]);
     if (bf->leaked)
         log_warn(&blk_log, "%s: %u grants left with the backend", bf->name, bf->leaked);
-    log_info(&blk_log, "%s: disconnected (grants in use in the domain: %u)", bf->name, xen_gnttab_in_use());
+    if (bf->published)
+        log_info(&blk_log, "%s: disconnected (grants in use in the domain: %u)", bf->name, xen_gnttab_in_use());
     unregister(bf);
     free(bf->be_path);
     free(bf);

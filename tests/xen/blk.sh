@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# blk.sh: blkfront and the key/value store on disk images, on the real
+# hypervisor (in QEMU), with blk-check (tests/xen/apps/blk_check.c). One
+# boot runs every guest of blk-plan.sh; each check then reads what came
+# back, so that each is a test of its own:
+#
+#   blk.sh boot RESULTS BUILD_DIR SOURCE_DIR   boots, leaves the results in RESULTS
+#   blk.sh check RESULTS BUILD_DIR SOURCE_DIR NAME
+#
+# Checks: rw (a pattern from a fresh seed written over more requests than
+# the ring holds, flushed and read back by the guest; then, after it has
+# powered off, the disk image hashed in dom0 against the pattern computed
+# here by blk_pattern.py, and the sectors around it unchanged; the disks
+# disconnected with no grant left), kv (files read from a disk image built
+# by tessera_kvimg, against sha256sum of the files it was built from),
+# corrupt (an image with a corrupt index refused with
+# its reason, the app never started), nodisk (a disk the domain does not
+# have: a clear error).
+# Exit status: 0 passed, 1 failed, 77 QEMU cannot run here.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+[[ $# -ge 4 ]] || { echo "usage: $0 boot|check RESULTS BUILD_DIR SOURCE_DIR [NAME]" >&2; exit 2; }
+mode=$1 out=$2 build=$3 src=$4
+assets=$src/tests/kv/assets
+disk_sectors=16384                       # 8 MiB
+pattern_len=$((4194304 + 3 * 512))       # what blk-check writes with 512-byte sectors
+pattern_sectors=$((pattern_len / 512))
+
+if [[ $mode == boot ]]; then
+    mkdir -p "$out"
+    rm -f "$out/skipped" "$out"/*.img
+    head -c $((disk_sectors * 512)) /dev/urandom >"$out/disk.img"
+    "$build/kv/tessera_kvimg" -o "$out/kv.img" "$assets"
+    cp "$out/kv.img" "$out/bad.img"
+    printf 'X' | dd of="$out/bad.img" bs=1 seek=600 conv=notrunc 2>/dev/null
+    seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+    echo "$seed" >"$out/seed"
+    after=$((3 + pattern_sectors))
+    {
+        echo "head $(dd if="$out/disk.img" bs=512 count=3 2>/dev/null | sha256sum | cut -d' ' -f1)"
+        echo "tail $(dd if="$out/disk.img" bs=512 skip="$after" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+    } >"$out/disk.before"
+    rc=0
+    "$here/xen-run.sh" -o "$out" -T 600 -g "$build/tests/xen/apps/blk-check.xl" \
+        -f "$out/disk.img" -f "$out/kv.img" -f "$out/bad.img" \
+        "$here/blk-plan.sh" "$seed" "$pattern_sectors" "$disk_sectors" || rc=$?
+    rm -f "$out"/*.img
+    if ((rc == 77)); then
+        touch "$out/skipped"
+        exit 77
+    fi
+    exit "$rc"
+fi
+
+[[ $mode == check && $# -eq 5 ]] || { echo "usage: $0 check RESULTS BUILD_DIR SOURCE_DIR NAME" >&2; exit 2; }
+name=$5
+if [[ -e $out/skipped ]]; then
+    echo "skipped: QEMU cannot run on this machine (see the boot test)"
+    exit 77
+fi
+failed=0
+fail() {
+    echo "FAIL: $name: $*" >&2
+    failed=1
+}
+reason_is() {
+    local got
+    got=$(cat "$out/$1.reason" 2>/dev/null || echo "(no result)")
+    [[ $got == "$2" ]] || fail "$1 ended with '$got', expected '$2'"
+}
+console_has() {
+    grep -qF -- "$2" "$out/$1.console" 2>/dev/null || fail "no '$2' in $1's console"
+}
+field() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null; }
+
+case $name in
+rw)
+    reason_is rw poweroff
+    console_has rw "blk-check: all checks passed"
+    console_has rw "disk xvda: $disk_sectors sectors of 512 bytes, read-write"
+    seed=$(cat "$out/seed")
+    want=$(/usr/bin/python3 "$here/blk_pattern.py" "$seed" "$pattern_len")
+    console_has rw "pattern: $pattern_len bytes at sector 3 (512-byte sectors), sha256 $want"
+    console_has rw "read back: $pattern_len bytes verified, sha256 $want"
+    console_has rw "concurrent reads: 8 pieces verified"
+    got=$(field pattern "$out/rw.disk")
+    [[ $got == "$want" ]] || fail "the disk image in dom0 holds $got at sector 3, not the pattern $want"
+    for part in head tail; do
+        [[ $(field $part "$out/rw.disk") == "$(field $part "$out/disk.before")" ]] ||
+            fail "the disk's $part (outside the pattern) changed"
+    done
+    console_has rw "blkfront: xvda: connected: $disk_sectors sectors of 512 bytes, read-write"
+    console_has rw "blkfront: xvdb: connected:"
+    console_has rw "read-only"
+    # Both disks disconnected, the last one leaving no grant in use.
+    console_has rw "blkfront: xvdb: disconnected"
+    console_has rw "blkfront: xvda: disconnected (grants in use in the domain: 0)"
+    ;;
+kv)
+    reason_is rw poweroff
+    for key in index.html img/Logo.PNG docs/index.html; do
+        sum=$(sha256sum "$src/tests/kv/assets/$key" | cut -d' ' -f1)
+        size=$(stat -c %s "$src/tests/kv/assets/$key")
+        grep -q "^kv $key: $size bytes, .*, etag \"${sum:0:16}\", sha256 $sum" "$out/rw.console" ||
+            fail "kv $key: not $size bytes with sha256 $sum"
+    done
+    console_has rw "kv-disk: xvdb: $(find "$src/tests/kv/assets" -type f ! -name '.*' | wc -l | tr -d ' ')"
+    ;;
+corrupt)
+    reason_is corrupt crash
+    console_has corrupt "kv-disk: xvdb: not a usable key/value image: index checksum mismatch"
+    if grep -q "blk-check:" "$out/corrupt.console"; then fail "the app ran on a corrupt image"; fi
+    console_has corrupt "blkfront: xvdb: disconnected (grants in use in the domain: 0)"
+    ;;
+nodisk)
+    reason_is nodisk crash
+    console_has nodisk "blkfront: xvdc: no such virtual disk"
+    ;;
+*)
+    echo "unknown check '$name'" >&2
+    exit 2
+    ;;
+esac
+if ((failed)); then
+    for g in rw corrupt nodisk; do
+        echo "--- $g's console:"
+        cat "$out/$g.console" 2>/dev/null || echo "(none)"
+    done
+fi
+((failed == 0))
