@@ -7,6 +7,9 @@
 
 #ifdef TESSERA_HAVE_KV
 #include "kv_assets.h"
+#include "kv_disk.h"
+#include "scheduler.h"
+#include "unix_block_file.h"
 #include "unix_kv_dir.h"
 
 /* Defined only in images built with ASSETS. */
@@ -16,7 +19,8 @@ extern const struct kv_asset_table tessera_assets __attribute__((weak));
 static struct log_source kv_log = LOG_SOURCE("main");
 
 /* Which constructor made the store, for unix_app_kv_close. */
-static enum { KV_NONE, KV_DIR, KV_ASSETS } kind;
+static enum { KV_NONE, KV_DIR, KV_ASSETS, KV_DISK } kind;
+static struct block *disk; /* KV_DISK: the image's file */
 
 int unix_app_kv_open(const char *dir, struct kv **out)
 {
@@ -50,6 +54,32 @@ int unix_app_kv_open(const char *dir, struct kv **out)
 #endif
 }
 
+int unix_app_kv_open_disk(const char *path, struct kv **out)
+{
+    *out = NULL;
+    kind = KV_NONE;
+#ifdef TESSERA_HAVE_KV
+    int rc = unix_block_file_open(path, true, 0, &disk);
+    void *kv = NULL;
+    if (rc == 0)
+        rc = sched_run(kv_disk_open(disk, NULL), &kv);
+    if (rc < 0) {
+        log_error(&kv_log, "--kv-disk '%s': %s", path, lwt_strerror(rc));
+        unix_block_file_close(disk);
+        disk = NULL;
+        return rc;
+    }
+    *out = kv;
+    kind = KV_DISK;
+    log_info(&kv_log, "files from the disk image %s", path);
+    return 0;
+#else
+    (void)path;
+    log_error(&kv_log, "--kv-disk: this build has no key/value stores (kv/)");
+    return -LWT_ENOSYS;
+#endif
+}
+
 void unix_app_kv_close(struct kv *kv)
 {
     if (!kv)
@@ -59,6 +89,11 @@ void unix_app_kv_close(struct kv *kv)
         unix_kv_dir_free(kv);
     else if (kind == KV_ASSETS)
         kv_assets_free(kv);
+    else if (kind == KV_DISK) {
+        kv_disk_free(kv);
+        unix_block_file_close(disk);
+        disk = NULL;
+    }
 #endif
     kind = KV_NONE;
 }

@@ -3,7 +3,8 @@
  * the wall clock, flows (os-unix/unix_flow_socket.h) and, when it has
  * files, a key/value store (unix_app_kv.h); no net_stack.
  *
- *     NAME [--engine E] [--log SPEC] [--listen-addr A.B.C.D] [--kv-dir PATH]
+ *     NAME [--engine E] [--log SPEC] [--listen-addr A.B.C.D]
+ *          [--kv-dir PATH | --kv-disk IMAGE]
  *          [--] [app args...]
  *
  * --listen-addr is where the app's listeners bind: 127.0.0.1 unless given
@@ -34,7 +35,7 @@
 static struct log_source main_log = LOG_SOURCE("main");
 
 struct options {
-    const char *engine, *log_spec, *kv_dir;
+    const char *engine, *log_spec, *kv_dir, *kv_disk;
     struct unix_flow_socket_config flows;
     int app_argc; /* the app's words, argv[0] included */
     char **app_argv;
@@ -44,7 +45,7 @@ static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s [--engine libev|select] [--log SPEC] [--listen-addr A.B.C.D]\n"
-            "       [--kv-dir PATH] [--] [app args...]\n",
+            "       [--kv-dir PATH | --kv-disk IMAGE] [--] [app args...]\n",
             prog);
 }
 
@@ -64,7 +65,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             return -1;
         }
         bool ours = strcmp(opt, "--engine") == 0 || strcmp(opt, "--log") == 0 || strcmp(opt, "--listen-addr") == 0 ||
-                    strcmp(opt, "--kv-dir") == 0;
+                    strcmp(opt, "--kv-dir") == 0 || strcmp(opt, "--kv-disk") == 0;
         if (!ours)
             break; /* the app's */
         if (i + 1 >= argc) {
@@ -78,6 +79,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->log_spec = val;
         } else if (strcmp(opt, "--kv-dir") == 0) {
             o->kv_dir = val;
+        } else if (strcmp(opt, "--kv-disk") == 0) {
+            o->kv_disk = val;
         } else {
             struct in_addr a;
             if (inet_pton(AF_INET, val, &a) != 1) {
@@ -86,6 +89,10 @@ static int parse_options(int argc, char **argv, struct options *o)
             }
             o->flows.listen_addr = ntohl(a.s_addr);
         }
+    }
+    if (o->kv_dir && o->kv_disk) {
+        fprintf(stderr, "%s: --kv-dir or --kv-disk, not both\n", prog);
+        goto bad;
     }
     /* The app sees its own words behind the program name. */
     argv[i - 1] = (char *)prog;
@@ -124,7 +131,7 @@ int main(int argc, char **argv)
         log_error(&main_log, "cannot create the flows: %s", lwt_strerror(rc));
         goto out;
     }
-    rc = unix_app_kv_open(o.kv_dir, &kv);
+    rc = o.kv_disk ? unix_app_kv_open_disk(o.kv_disk, &kv) : unix_app_kv_open(o.kv_dir, &kv);
     if (rc < 0) {
         status = rc == -LWT_ENOMEM ? 1 : EXIT_USAGE;
         goto out;

@@ -1,5 +1,6 @@
 /* www: a static web server. Serves the app's key/value store (its
- * compiled-in site, or on Unix a directory given with --kv-dir) over HTTP/1.1
+ * compiled-in site, or a directory given with --kv-dir on Unix, or a disk
+ * image given with --kv-disk) over HTTP/1.1
  * on port 8080 unless `--port N` says otherwise, and logs each request in
  * common log format on the console. Runs until the platform asks it to
  * stop (SIGINT/SIGTERM on Unix, xl shutdown on Xen), then stops

@@ -42,6 +42,7 @@ else
         fi
         exit 1
     }
+    [[ -v WWW_MAIN_ARGS ]] || WWW_MAIN_ARGS=()
     www_cleanup() {
         local rc=$?
         [[ -z "$WWW_PID" ]] || kill -KILL "$WWW_PID" 2>/dev/null || true
@@ -86,7 +87,8 @@ www_wait() {
 }
 
 # Starts the server with the app arguments given ($@ after the target's
-# own); sets URL, HOST, PORT.
+# own, and after the main's options in the array WWW_MAIN_ARGS, if set);
+# sets URL, HOST, PORT.
 www_start() {
     [[ -x "$WWW_BIN" ]] || fail "no www executable at '$WWW_BIN'"
     if [[ "$WWW_TARGET" == direct ]]; then
@@ -96,7 +98,7 @@ www_start() {
         net_start "$WWW_BIN" --ip "$OUR_IP/24" -- --port "$PORT" "$@"
     else
         # Port 0: the kernel picks a free one, which the log line names.
-        "$WWW_BIN" -- --port 0 "$@" >"$WWW_OUT" 2>"$WWW_LOG" &
+        "$WWW_BIN" "${WWW_MAIN_ARGS[@]}" -- --port 0 "$@" >"$WWW_OUT" 2>"$WWW_LOG" &
         WWW_PID=$!
         HOST=127.0.0.1
     fi
