@@ -2,8 +2,9 @@
  *
  * A held request lives inside its own task (lwt_task_with), on a FIFO
  * list, with a hook that takes it off the list when its promise settles:
- * a cancelled request is gone at once and never touches the caller's
- * buffer. Completion takes it off the list first, then wakes it.
+ * a cancelled request never touches the caller's buffer (until its hook
+ * has run, completion sees that the promise no longer waits). Completion
+ * takes it off the list first, then wakes it.
  */
 #include "block_mem.h"
 
@@ -227,6 +228,11 @@ size_t block_mem_complete(struct block *b, size_t n)
         unlink_req(r);
         lwt_resolver_t *res = r->resolver;
         r->resolver = NULL;
+        if (lwt_state(lwt_resolver_promise(res)) != LWT_PENDING) {
+            /* Cancelled, its hook still to run: it does nothing more. */
+            lwt_resolver_drop(res);
+            continue;
+        }
         int err = perform(m, r->op, r->sector, r->buf, r->len);
         /* r may be gone once woken: nothing of it is used after. */
         if (err)

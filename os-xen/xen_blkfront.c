@@ -130,6 +130,14 @@ static const struct block_ops blkfront_ops;
 
 /* ---- Requests ------------------------------------------------------------ */
 
+/* Whether the io's promise still waits for it. A cancel settles the
+ * promise at once, but its hook (io_settled) may run later, from the
+ * scheduler's queue: until then, this is how the io knows. */
+static bool io_waiting(const struct blk_io *io)
+{
+    return io->resolver && lwt_state(lwt_resolver_promise(io->resolver)) == LWT_PENDING;
+}
+
 static void dequeue(struct blk_io *io)
 {
     if (!io->queued)
@@ -173,13 +181,15 @@ static void io_finish(struct blk_io *io)
 {
     struct blkfront *bf = io->bf;
     struct block_stats *s = &bf->b.stats;
-    lwt_resolver_t *r = io->resolver;
-    io->resolver = NULL;
-    io->buf = NULL;
-    if (!r) {
+    if (!io->resolver) {
         io_free_if_done(io);
         return;
     }
+    if (!io_waiting(io))
+        return; /* cancelled: its hook, still to run, lets go of it */
+    lwt_resolver_t *r = io->resolver;
+    io->resolver = NULL;
+    io->buf = NULL;
     if (io->err) {
         if (io->err != -LWT_ESHUTDOWN)
             s->errors++;
@@ -278,6 +288,10 @@ static void pump(struct blkfront *bf)
         if (idx == RING_SLOTS)
             break;
         struct blk_io *io = bf->q_head;
+        if (!io_waiting(io)) {
+            dequeue(io); /* cancelled: nothing more of it goes out */
+            continue;
+        }
         int rc = issue(bf, idx, io);
         if (rc < 0) {
             log_error(&blk_log, "%s: cannot issue a request: %s", bf->name, lwt_strerror(rc));
@@ -358,7 +372,7 @@ static int complete(struct blkfront *bf, const blkif_response_t *rsp)
     bf->busy--;
     io->in_flight--;
     if (rsp->status == BLKIF_RSP_OKAY) {
-        if (io->op == BLKIF_OP_READ && io->buf) {
+        if (io->op == BLKIF_OP_READ && io->buf && io_waiting(io)) {
             for (size_t at = 0; at < s->bytes; at += XEN_PAGE_SIZE) {
                 size_t seg = s->bytes - at < XEN_PAGE_SIZE ? s->bytes - at : XEN_PAGE_SIZE;
                 void *page = s->pages[at / XEN_PAGE_SIZE];
@@ -384,7 +398,7 @@ static int complete(struct blkfront *bf, const blkif_response_t *rsp)
             io->err = err;
         dequeue(io); /* nothing more of it is issued */
     }
-    if (io->in_flight == 0 && (io->err || io->issued == io->len))
+    if (io->in_flight == 0 && (io->err || io->issued == io->len || !io_waiting(io)))
         io_finish(io);
     return 0;
 }

@@ -779,6 +779,7 @@ static void cancelled_in_flight(void **state)
     drain();
     /* Part of it came in; then it is cancelled. */
     lwt_cancel(p);
+    drain();
     assert_int_equal(lwt_error(p), -LWT_ECANCELED);
     lwt_unref(p);
     memset(in, 0xAA, len);
@@ -788,6 +789,28 @@ static void cancelled_in_flight(void **state)
         assert_int_equal(in[i], 0xAA);
     assert_int_equal(b->stats.reads, 0);
     assert_int_equal(b->stats.errors, 0);
+    /* Bigger than the ring: cancelled with part of it not yet issued,
+     * which then never is. */
+    size_t big = 2 * 1024 * 1024;
+    uint8_t *in2 = malloc(big);
+    assert_non_null(in2);
+    memset(in2, 0xAA, big);
+    unsigned before = be.requests;
+    p = block_read(b, 0, in2, big);
+    assert_int_equal(be_waiting(), 32);
+    be_serve(10);
+    drain();
+    lwt_cancel(p);
+    lwt_unref(p);
+    memset(in2, 0xAA, big);
+    while (be_serve(64))
+        drain();
+    /* 10 served, 10 more issued in their place, 32 in flight at the
+     * cancel: 42 of its 47. */
+    assert_int_equal(be.requests - before, 42);
+    for (size_t i = 0; i < big; i++)
+        assert_int_equal(in2[i], 0xAA);
+    free(in2);
     /* The slots are back: another read goes through. */
     be.auto_serve = true;
     assert_int_equal(sched_run(block_read(b, 0, in, 4096), NULL), 0);
