@@ -14,27 +14,38 @@ extern const struct kv_asset_table tessera_assets __attribute__((weak));
 
 static struct log_source main_log = LOG_SOURCE("main");
 
+int xen_app_storage_option(struct xen_app_storage *st, int argc, char **argv, int i)
+{
+    const char *opt = argv[i];
+    bool block = strcmp(opt, "--block") == 0, kv = strcmp(opt, "--kv-disk") == 0;
+    if (!block && !kv)
+        return 0;
+    if (i + 1 >= argc) {
+        log_error(&main_log, "%s needs a virtual disk's name (such as xvdb)", opt);
+        return -LWT_EINVAL;
+    }
+    if (block)
+        st->block_vdev = argv[i + 1];
+    else
+        st->kv_vdev = argv[i + 1];
+    return 2;
+}
+
 int xen_app_storage_options(int *argc, char ***argv, struct xen_app_storage *st)
 {
     int n = *argc, i = 1;
     char **v = *argv;
-    for (; i < n; i++) {
-        const char *opt = v[i];
-        if (strcmp(opt, "--") == 0) {
+    while (i < n) {
+        if (strcmp(v[i], "--") == 0) {
             i++;
             break;
         }
-        bool block = strcmp(opt, "--block") == 0, kv = strcmp(opt, "--kv-disk") == 0;
-        if (!block && !kv)
+        int used = xen_app_storage_option(st, n, v, i);
+        if (used < 0)
+            return used;
+        if (used == 0)
             break; /* the app's */
-        if (i + 1 >= n) {
-            log_error(&main_log, "%s needs a virtual disk's name (such as xvdb)", opt);
-            return -LWT_EINVAL;
-        }
-        if (block)
-            st->block_vdev = v[++i];
-        else
-            st->kv_vdev = v[++i];
+        i += used;
     }
     /* The app sees its own words behind the program's name. */
     v[i - 1] = v[0];

@@ -45,6 +45,12 @@ struct xen_app_storage {
  * option without its value; logged). */
 int xen_app_storage_options(int *argc, char ***argv, struct xen_app_storage *st);
 
+/* For a main that reads options of its own too, one word at a time: if
+ * argv[i] is --block or --kv-disk, takes it and its value and returns 2
+ * (the words used); 0 if it is neither; -LWT_EINVAL (logged) if its value
+ * is missing. argv is borrowed: st points into it. */
+int xen_app_storage_option(struct xen_app_storage *st, int argc, char **argv, int i);
+
 /* Connects what the options name and sets dev->block and dev->kv (NULL
  * where there is none). Fulfilled with NULL; rejected with the first
  * error (logged), after closing what was opened. */
