@@ -114,7 +114,10 @@ lwt_t *lwt__wait(const char *file, int line, lwt_resolver_t **resolver_out, bool
  * object per pending operation (a timer, a watcher) and wants one
  * allocation. The storage lives exactly as long as the promise; the caller
  * must not use it after its last reference to the promise (or the
- * resolver) is gone, which a hook (lwt_hook_attach) makes easy to track. */
+ * resolver) is gone, which a hook (lwt_hook_attach) makes easy to track.
+ * A hook attached to the task always runs before the storage goes, also
+ * when the task is returned from a continuation and merged into another
+ * promise. */
 #define lwt_task_with(resolver_out, size, storage_out) lwt__task_with(LWT__SITE, (resolver_out), (size), (storage_out))
 lwt_t *lwt__task_with(const char *file, int line, lwt_resolver_t **resolver_out, size_t size, void **storage_out);
 
@@ -298,6 +301,14 @@ size_t lwt_dump_pending(void);
  * bind sites the rejection travelled through, newest first. Returns the
  * length it needed, as snprintf does. */
 size_t lwt_describe_error(lwt_t *p, char *buf, size_t size);
+
+/* Writes one line through the platform output: "lwt: WHAT: " and what
+ * lwt_describe_error says of p (the error; in debug builds also where it
+ * was rejected and the bind sites it travelled through), never cut short
+ * by a long chain. Nothing if p is not rejected. Borrows p. This is how
+ * lwt_async reports an unhandled rejection ("unhandled rejection"), and
+ * how the platform reports a program's rejected main promise. */
+void lwt_report_rejection(lwt_t *p, const char *what);
 
 /* Seeds the generator choose/pick use among already-settled inputs. */
 void lwt_set_random_seed(uint64_t seed);

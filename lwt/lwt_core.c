@@ -12,7 +12,6 @@ static size_t live_count;
 struct lwt lwt__return_null = {
     .rc = LWT__IMMORTAL_RC,
     .state = LWT__FULFILLED,
-    .flags = LWT__F_IMMORTAL,
 };
 
 size_t lwt_live_count(void)
@@ -76,7 +75,7 @@ __attribute__((cold, noreturn)) static void destroy_refused(const struct lwt *p)
 __attribute__((noinline)) static void destroy_chain(struct lwt *p)
 {
     for (;;) {
-        if (p->state == LWT__PENDING || (p->flags & LWT__F_IMMORTAL))
+        if (p->state == LWT__PENDING || p == &lwt__return_null)
             destroy_refused(p);
         struct lwt *next = p->state == LWT__PROXY ? p->u.target : NULL;
         lwt__debug_untrack(p);
@@ -94,8 +93,7 @@ __attribute__((noinline)) void lwt__destroy(struct lwt *p)
 {
     /* The common case, a settled promise that holds nothing, needs no frame:
      * it ends in the free. */
-    if (__builtin_expect((p->state == LWT__FULFILLED || p->state == LWT__REJECTED) && !(p->flags & LWT__F_IMMORTAL),
-                         1)) {
+    if (__builtin_expect((p->state == LWT__FULFILLED || p->state == LWT__REJECTED) && p != &lwt__return_null, 1)) {
         lwt__debug_untrack(p);
         live_count--;
         lwt__free(p, p->cls);
@@ -363,6 +361,36 @@ void lwt__dispatch(struct lwt *u, struct lwt_hook *tail)
     dispatch(u, tail);
 }
 
+/* A task with storage merged into another promise: the hooks its storage
+ * holds (a timer's, an I/O operation's) go over to the other promise's list
+ * and run when it settles, which may be after the task's last reference
+ * (its resolver) is gone. A registration behind them keeps the task until
+ * they have run. Only for this rare merge: a bind loop's steps are nodes. */
+struct keep_alive {
+    struct lwt_hook cb;
+    struct lwt *task; /* owned */
+    uint8_t cls;
+};
+
+static void keep_alive_fire(struct lwt_hook *cb, struct lwt *src)
+{
+    (void)src;
+    struct keep_alive *k = LWT__CONTAINER(cb, struct keep_alive, cb);
+    struct lwt *task = k->task;
+    lwt__free(k, k->cls);
+    lwt__release(task);
+}
+
+static void keep_alive(struct lwt *task)
+{
+    uint8_t cls;
+    struct keep_alive *k = lwt__alloc(sizeof *k, &cls);
+    k->cls = cls;
+    k->cb.fire = keep_alive_fire;
+    k->task = lwt_ref(task);
+    lwt__add_cb(task, &k->cb);
+}
+
 void lwt__follow(struct lwt *outer, struct lwt *inner)
 {
     struct lwt *u = lwt__underlying(inner);
@@ -373,7 +401,8 @@ void lwt__follow(struct lwt *outer, struct lwt *inner)
         return;
     }
     if (lwt__is_settled(u)) {
-        lwt__settle_like(outer, u, NULL);
+        /* A rejection travelled through outer's continuation. */
+        lwt__settle_like(outer, u, outer);
         lwt__release(inner);
         return;
     }
@@ -393,8 +422,11 @@ void lwt__follow(struct lwt *outer, struct lwt *inner)
     u->cancel = LWT__CANCEL_NONE;
     if (u->flags & LWT__F_QUEUED)
         lwt__waitq_watch_merge(u);
+    if (u->flags & LWT__F_STORAGE)
+        keep_alive(u);
     outer->u.cb_tail = concat(outer->u.cb_tail, u->u.cb_tail);
     lwt__set_dead(outer, lwt__dead(outer) + lwt__dead(u));
+    lwt__debug_merge(outer, u);
     u->state = LWT__PROXY;
     u->u.target = lwt_ref(outer);
     lwt__release(inner);
@@ -464,7 +496,7 @@ lwt_t *lwt__task_with(const char *file, int line, lwt_resolver_t **resolver_out,
 {
     uint8_t cls;
     struct task_with *t = lwt__alloc(sizeof *t + size, &cls);
-    lwt__init(&t->p, 0, LWT__CANCEL_SELF, file, line);
+    lwt__init(&t->p, LWT__F_STORAGE, LWT__CANCEL_SELF, file, line);
     t->p.cls = cls;
     t->p.rc = 2; /* the promise and its resolver */
     *resolver_out = (lwt_resolver_t *)&t->p;

@@ -1,9 +1,11 @@
 /* The platform hooks (output and panic) and what the library reports through
- * them: error descriptions, unhandled rejections, the pending-promise dump.
+ * them: error descriptions, rejection reports (unhandled ones, and a
+ * program's main promise), the pending-promise dump.
  * Debug builds also keep every live promise on a list with its creation site
  * and give each rejection the chain of bind sites it travelled through. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "lwt_debug.h"
 #include "lwt_internal.h"
@@ -38,13 +40,25 @@ void lwt__print(const char *fmt, ...)
 
 #ifdef LWT_DEBUG
 
+/* A rejection's trace: sites newest first, shared (counted) between the
+ * promises a rejection reached. The oldest may be the origin, where the
+ * rejection began; the others are sites it travelled through. While a
+ * promise is pending, its trace field holds instead the sites of the
+ * promises merged into it (innermost first), which its rejection will have
+ * travelled through; that list is its own. */
 struct lwt__trace {
     struct lwt__trace *next; /* older sites; owned */
     const char *file;
     int line;
     uint32_t rc;
     uint8_t cls;
+    bool origin;
 };
+
+/* Sites of merged promises a pending promise keeps: the innermost, where a
+ * rejection starts. A recursive loop merges one step after another, so the
+ * list is bounded (and a repeated site is kept once). */
+#define MERGED_SITES_MAX 8
 
 static struct lwt *live_head;
 
@@ -81,18 +95,87 @@ void lwt__debug_untrack(struct lwt *p)
         p->dbg_next->dbg_prev = p->dbg_prev;
 }
 
+static struct lwt__trace *site_new(const struct lwt *at, struct lwt__trace *next, bool origin)
+{
+    uint8_t cls;
+    struct lwt__trace *site = lwt__alloc(sizeof *site, &cls);
+    *site =
+        (struct lwt__trace){.next = next, .file = at->file, .line = at->line, .rc = 1, .cls = cls, .origin = origin};
+    return site;
+}
+
+static bool same_site(const struct lwt__trace *t, const struct lwt *p)
+{
+    return t && t->line == p->line && t->file == p->file;
+}
+
+void lwt__debug_merge(struct lwt *outer, struct lwt *u)
+{
+    /* u's own merged promises are inner to u, and u is inner to those
+     * merged into outer before: u's list, u, outer's list. */
+    struct lwt__trace *list = u->trace, *tail = NULL;
+    u->trace = NULL;
+    for (tail = list; tail && tail->next; tail = tail->next)
+        ;
+    /* A recursive loop's steps often share outer's own site, which its
+     * rejection names anyway. */
+    bool as_outer = u->line == outer->line && u->file == outer->file;
+    if (u->file && !as_outer && !same_site(tail, u)) {
+        struct lwt__trace *site = site_new(u, NULL, false);
+        if (tail)
+            tail->next = site;
+        else
+            list = site;
+        tail = site;
+    }
+    struct lwt__trace *rest = outer->trace;
+    if (tail && rest && rest->line == tail->line && rest->file == tail->file) {
+        struct lwt__trace *dup = rest;
+        rest = rest->next;
+        dup->next = NULL;
+        trace_release(dup);
+    }
+    if (tail)
+        tail->next = rest;
+    else
+        list = rest;
+    /* Only the innermost MERGED_SITES_MAX stay. */
+    struct lwt__trace *t = list;
+    for (int n = 1; t && n < MERGED_SITES_MAX; n++)
+        t = t->next;
+    if (t) {
+        trace_release(t->next);
+        t->next = NULL;
+    }
+    outer->trace = list;
+}
+
 void lwt__debug_set_trace(struct lwt *p, const struct lwt *src, const struct lwt *via)
 {
-    struct lwt__trace *t = src ? src->trace : NULL;
-    if (t)
+    struct lwt__trace *merged = p->trace;
+    p->trace = NULL;
+    /* What src's rejection travelled through, or else where it began. */
+    struct lwt__trace *t = NULL;
+    if (src && src->trace) {
+        t = src->trace;
         t->rc++;
-    if (via && via->file) {
-        uint8_t cls;
-        struct lwt__trace *site = lwt__alloc(sizeof *site, &cls);
-        *site = (struct lwt__trace){.next = t, .file = via->file, .line = via->line, .rc = 1, .cls = cls};
-        t = site;
+    } else if (src && src->file) {
+        t = site_new(src, NULL, true);
     }
-    trace_release(p->trace);
+    /* Then the promises merged into p, innermost first; with no src, the
+     * innermost is where the rejection began, and p was reached from it. */
+    bool began_inside = !src && merged;
+    for (struct lwt__trace *m = merged; m;) {
+        struct lwt__trace *next = m->next;
+        m->origin = !src && !t;
+        m->next = t;
+        t = m;
+        m = next;
+    }
+    if (via && via->file)
+        t = site_new(via, t, false);
+    else if (began_inside && p->file)
+        t = site_new(p, t, false);
     p->trace = t;
 }
 
@@ -135,18 +218,51 @@ size_t lwt_describe_error(lwt_t *p, char *buf, size_t size)
         buf[0] = '\0';
     APPEND("error %d (%s)", u->u.err, lwt_strerror(u->u.err));
 #ifdef LWT_DEBUG
-    if (u->file)
-        APPEND(", rejected at %s:%d", u->file, u->line);
-    for (struct lwt__trace *t = u->trace; t; t = t->next)
-        APPEND("%s bind at %s:%d", t == u->trace ? "; through" : " <-", t->file, t->line);
+    /* Where it began: the trace's origin, else the promise itself. */
+    const struct lwt__trace *oldest = u->trace;
+    while (oldest && oldest->next)
+        oldest = oldest->next;
+    const char *file = oldest && oldest->origin ? oldest->file : u->file;
+    int line = oldest && oldest->origin ? oldest->line : u->line;
+    if (file)
+        APPEND(", rejected at %s:%d", file, line);
+    bool first = true;
+    for (struct lwt__trace *t = u->trace; t; t = t->next) {
+        if (t->origin)
+            continue;
+        APPEND("%s bind at %s:%d", first ? "; through" : " <-", t->file, t->line);
+        first = false;
+    }
 #endif
 #undef APPEND
     return len;
 }
 
-void lwt__report_unhandled(struct lwt *u)
+void lwt_report_rejection(lwt_t *p, const char *what)
 {
-    char text[400];
-    lwt_describe_error(u, text, sizeof text);
-    lwt__print("lwt: unhandled rejection: %s\n", text);
+    if (!platform.write || lwt__underlying(p)->state != LWT__REJECTED)
+        return;
+    /* One line, one write, however long the chain: the buffer on the stack
+     * covers the usual case, a larger one is allocated for a deep chain. */
+    char local[512];
+    char *buf = local;
+    size_t head = (size_t)snprintf(NULL, 0, "lwt: %s: ", what);
+    size_t need = head + lwt_describe_error(p, NULL, 0) + 2; /* newline, NUL */
+    size_t size = sizeof local;
+    if (need > size) {
+        char *big = malloc(need);
+        if (big) {
+            buf = big;
+            size = need;
+        }
+    }
+    snprintf(buf, size, "lwt: %s: ", what);
+    size_t len = head < size ? head : size - 1;
+    len += lwt_describe_error(p, buf + len, size - len);
+    if (len > size - 2)
+        len = size - 2; /* truncated: no room for a larger buffer */
+    buf[len++] = '\n';
+    platform.write(buf, len);
+    if (buf != local)
+        free(buf);
 }

@@ -12,6 +12,9 @@ void lwt__debug_untrack(struct lwt *p);
 /* Gives rejected p the trace of src (may be NULL) extended by via's
  * creation site (may be NULL). */
 void lwt__debug_set_trace(struct lwt *p, const struct lwt *src, const struct lwt *via);
+/* Pending u is becoming a proxy of pending outer: outer's rejection will
+ * have travelled through u (and what was merged into u). */
+void lwt__debug_merge(struct lwt *outer, struct lwt *u);
 #else
 static inline void lwt__debug_track(struct lwt *p, const char *file, int line)
 {
@@ -24,6 +27,10 @@ static inline void lwt__debug_untrack(struct lwt *p)
 static inline void lwt__debug_set_trace(struct lwt *p, const struct lwt *src, const struct lwt *via)
 {
     (void)p, (void)src, (void)via;
+}
+static inline void lwt__debug_merge(struct lwt *outer, struct lwt *u)
+{
+    (void)outer, (void)u;
 }
 #endif
 

@@ -138,9 +138,6 @@ void lwt__waitq_withdraw(struct lwt *p);
  * can then be settled (cancelled) without p itself: watch for that. */
 void lwt__waitq_watch_merge(struct lwt *p);
 
-/* Reports a rejection nobody handles through the platform output. */
-void lwt__report_unhandled(struct lwt *u);
-
 /* Queues cb to fire later with src (settled); takes a reference on src. */
 void lwt__defer_cb(struct lwt_hook *cb, struct lwt *src);
 

@@ -27,15 +27,15 @@ enum lwt__cancel_mode {
 /* The low bits of struct lwt's flags byte; the high five bits count dead
  * registrations awaiting a sweep (pending promises only). */
 enum lwt__flags {
-    LWT__F_NODE = 1,     /* embedded in a struct lwt__node */
-    LWT__F_IMMORTAL = 2, /* static, with a count that never reaches zero */
-    LWT__F_QUEUED = 4,   /* the task of a waitq waiter (lwt_waitq.c) */
+    LWT__F_NODE = 1,    /* embedded in a struct lwt__node */
+    LWT__F_STORAGE = 2, /* a task with its caller's storage (lwt_task_with) */
+    LWT__F_QUEUED = 4,  /* the task of a waitq waiter (lwt_waitq.c) */
 };
 #define LWT__DEAD_SHIFT 3
 #define LWT__DEAD_MAX   31u
 
-/* The immortal promise's count starts here: far from zero, so releases need
- * no special case for it. */
+/* The immortal promise (lwt__return_null, known by its address)'s count
+ * starts here: far from zero, so releases need no special case for it. */
 #define LWT__IMMORTAL_RC (1u << 30)
 
 struct lwt__trace;

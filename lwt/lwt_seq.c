@@ -378,7 +378,7 @@ static void on_fire(struct lwt_hook *cb, struct lwt *src)
             if (o->fail)
                 o->fail(src->u.err, o->ctx);
             else
-                lwt__report_unhandled(src);
+                lwt_report_rejection(src, "unhandled rejection");
         }
         break;
     }

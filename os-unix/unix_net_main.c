@@ -12,7 +12,8 @@
  *
  * Options are read up to the first word that is not one of ours (or `--`);
  * that word and the rest go to the app. Exit status: 0 when the app's main
- * promise is fulfilled, 1 when it is rejected or the tap or stack cannot be
+ * promise is fulfilled, 1 when it is rejected (reported with its bind-site
+ * chain in debug builds, by sched_run_main) or the tap or stack cannot be
  * set up, 2 for bad options (ours, or the app's: a main promise rejected
  * with -LWT_EINVAL at once). Linked into each network app's
  * executable, like unix_app_main.c for the others.
@@ -478,7 +479,7 @@ int main(int argc, char **argv)
     lwt_t *app = app_main(&dev, o.app_argc, o.app_argv);
     /* An app that refuses its arguments does so at once: a usage error. */
     bool refused = lwt_state(app) == LWT_REJECTED && lwt_error(app) == -LWT_EINVAL;
-    rc = sched_run(app, NULL);
+    rc = sched_run_main(app, NULL);
     if (rc < 0)
         log_error(&main_log, "stopped: %s", lwt_strerror(rc));
     status = refused ? EXIT_USAGE : rc < 0 ? 1 : 0;

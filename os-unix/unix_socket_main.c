@@ -10,7 +10,8 @@
  * (0.0.0.0 serves every interface). Options are read up to the first word
  * that is not one of ours (or `--`); that word and the rest go to the app,
  * as in unix_net_main.c. Exit status: 0 when the app's main promise is
- * fulfilled, 1 when it is rejected or a device cannot be set up, 2 for bad
+ * fulfilled, 1 when it is rejected (reported with its bind-site chain in
+ * debug builds, by sched_run_main) or a device cannot be set up, 2 for bad
  * options (ours, or the app's: a main promise rejected with -LWT_EINVAL at
  * once). Linked into each app's executable for this target by
  * tessera_add_unikernel (apps/CMakeLists.txt).
@@ -138,7 +139,7 @@ int main(int argc, char **argv)
     lwt_t *app = app_main(&dev, o.app_argc, o.app_argv);
     /* An app that refuses its arguments does so at once: a usage error. */
     bool refused = lwt_state(app) == LWT_REJECTED && lwt_error(app) == -LWT_EINVAL;
-    rc = sched_run(app, NULL);
+    rc = sched_run_main(app, NULL);
     if (rc < 0)
         log_error(&main_log, "stopped: %s", lwt_strerror(rc));
     status = refused ? EXIT_USAGE : rc < 0 ? 1 : 0;

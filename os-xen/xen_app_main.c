@@ -26,7 +26,7 @@ unsigned xen_main(void)
     char **argv;
     int argc = xen_platform_args(TESSERA_APP_NAME, &argv);
     struct app_devices dev = {.console = xen_console(), .clock = xen_wallclock()};
-    rc = sched_run(app_main(&dev, argc, argv), NULL);
+    rc = sched_run_main(app_main(&dev, argc, argv), NULL);
     if (rc < 0)
         log_error(&app_log, "stopped: %s", lwt_strerror(rc));
     xen_platform_stop();

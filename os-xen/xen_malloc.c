@@ -3,16 +3,21 @@
  *
  * A chunk is a 16-byte header (the previous chunk's size, valid only when
  * that one is free; this chunk's size with bit 0 set when the previous one
- * is in use) and its payload; a free chunk links into its bin through its
- * payload. Sizes under 1 KiB have a bin each (16-byte steps), larger ones a
- * bin per power of two; a bitmap finds the first non-empty bin. The top
- * chunk is the free space at the heap's end; it grows in 64 KiB steps.
+ * is in use and, while the chunk is allocated, a tag derived from its
+ * address in the top bits) and its payload; a free chunk links into its
+ * bin through its payload. Sizes under 1 KiB have a bin each (16-byte
+ * steps), larger ones a bin per power of two; a bitmap finds the first
+ * non-empty bin. The top chunk is the free space at the heap's end; it
+ * grows in 64 KiB steps.
  *
  * Running out of memory is not an error the system could recover from
  * half-way (DESIGN.md §6 bounds what peers can make us allocate): it stops
  * the domain with a message saying how much was asked and what was in use.
  * A free of something that is not an allocated block stops it too, rather
- * than corrupt the heap.
+ * than corrupt the heap. The tag is what tells an allocated chunk's header
+ * from the same 16 bytes inside someone's block, which may hold anything
+ * (all ones, a small number repeated): such a word passes for a header
+ * only by a 1 in 2^15 chance.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,12 +30,14 @@
 
 struct chunk {
     size_t prev_size;
-    size_t head; /* size | PREV_INUSE */
+    size_t head; /* tag | size | PREV_INUSE */
     /* Free chunks only: */
     struct chunk *next, *prev;
 };
 
 #define PREV_INUSE 1ul
+#define SIZE_MASK  0x0000fffffffffff0ul /* sizes are multiples of 16, below 2^48 */
+#define TAG_SHIFT  48
 #define HEADER     16ul
 #define MIN_CHUNK  32ul
 #define SMALL_BINS 64 /* sizes 0..1008 by 16 */
@@ -47,7 +54,14 @@ static struct {
 
 static inline size_t chunk_size(const struct chunk *c)
 {
-    return c->head & ~PREV_INUSE;
+    return c->head & SIZE_MASK;
+}
+
+/* The tag of an allocated chunk at c: 15 bits, never 0 nor all ones. */
+static inline size_t tag_of(const struct chunk *c)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)c >> 4) * 0x9e3779b97f4a7c15ull;
+    return (size_t)(1 + (h >> 49) % 0x7ffe) << TAG_SHIFT;
 }
 
 static inline struct chunk *chunk_at(uintptr_t addr)
@@ -187,6 +201,7 @@ void *malloc(size_t n)
         H.top->head = (total - size) | PREV_INUSE;
     }
     H.in_use += chunk_size(c);
+    c->head |= tag_of(c);
     return (char *)c + HEADER;
 }
 
@@ -209,9 +224,13 @@ void free(void *p)
         return;
     struct chunk *c = chunk_at((uintptr_t)p - HEADER);
     uintptr_t top = (uintptr_t)H.top;
-    if (((uintptr_t)p & 15) || (uintptr_t)c < H.heap_start || (uintptr_t)c >= top || chunk_size(c) < MIN_CHUNK ||
-        (uintptr_t)c + chunk_size(c) > top || !(next_chunk(c)->head & PREV_INUSE))
+    /* Beyond the tag (and the bits that must be clear), the size is
+     * compared by subtraction: a lying one could make an addition wrap. */
+    if (((uintptr_t)p & 15) || (uintptr_t)c < H.heap_start || (uintptr_t)c >= top ||
+        (c->head & ~(SIZE_MASK | PREV_INUSE)) != tag_of(c) || chunk_size(c) < MIN_CHUNK ||
+        chunk_size(c) > top - (uintptr_t)c || !(next_chunk(c)->head & PREV_INUSE))
         xen_crash("free() of a pointer that is not an allocated block");
+    c->head &= SIZE_MASK | PREV_INUSE; /* a second free of it finds no tag */
     size_t size = chunk_size(c);
     H.in_use -= size;
     struct chunk *next = next_chunk(c);

@@ -25,6 +25,7 @@
 #include "xen_platform.h"
 #include "xen_store.h"
 #include "xen_time.h"
+#include "xenstore.h"
 
 static struct log_source xen_log = LOG_SOURCE("xen");
 
@@ -69,6 +70,17 @@ static void lwt_panic(const char *msg)
 
 static const struct lwt_platform lwt_hooks = {.write = lwt_write, .panic = lwt_panic};
 
+/* Lets the start-up's xenstore conversation (the feature nodes, the watch
+ * and its first event) finish before the app starts, so that the app
+ * begins on a quiet platform: no promise of ours settles under it. Bounded:
+ * a xenstored that does not answer only delays the app by a second. */
+static void settle(void)
+{
+    struct xenstore *xs = xen_store();
+    for (int i = 0; i < 1000 && ((xs && xenstore_outstanding(xs)) || lwt_has_deferred()); i++)
+        sched_run(sched_sleep(SCHED_NS_PER_MS), NULL);
+}
+
 static void on_shutdown_request(unsigned code)
 {
     P.requested_reason = (int)code;
@@ -90,6 +102,7 @@ int xen_platform_start(void)
         rc = xen_control_start(on_shutdown_request);
     if (rc < 0)
         log_warn(&xen_log, "xenstore: %s: xl shutdown will not reach the app", lwt_strerror(rc));
+    settle();
     return 0;
 }
 

@@ -30,10 +30,14 @@ void *memmove(void *dst, const void *src, size_t n)
     const unsigned char *s = src;
     if (d == s || n == 0)
         return dst;
-    if (d < s || d >= s + n)
-        return memcpy(dst, src, n);
-    while (n--)
-        d[n] = s[n];
+    if (d >= s + n || s >= d + n)
+        return memcpy(dst, src, n); /* no overlap: restrict holds */
+    if (d < s)
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    else
+        while (n--)
+            d[n] = s[n];
     return dst;
 }
 

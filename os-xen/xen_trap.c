@@ -126,7 +126,9 @@ void xen_crash(const char *msg)
     if (crashing++)
         HYPERVISOR_sched_op(SCHEDOP_shutdown, &(sched_shutdown_t){.reason = SHUTDOWN_crash});
     outf("\nfatal: %s\n", msg);
-    backtrace_from((uint64_t)(uintptr_t)__builtin_frame_address(0), (uint64_t)(uintptr_t)__builtin_return_address(0));
+    /* From our caller's frame: the saved rbp, and where it called us. */
+    const uint64_t *frame = __builtin_frame_address(0);
+    backtrace_from(frame[0], frame[1]);
     dump_log_ring();
     xen_shutdown(SHUTDOWN_crash);
 }

@@ -215,16 +215,16 @@ void sched_request_shutdown(int reason)
 
 /* ---- The loop ---------------------------------------------------------- */
 
-int sched_run(lwt_t *main, void **value_out)
+/* Turns until main settles; 0, or the platform's error. Borrows main. */
+static int run_until_settled(lwt_t *main)
 {
-    int rc = 0;
     for (;;) {
         /* Timers first, so that what they wake runs in this same turn. */
         uint64_t now = sched_now();
         fire_due(now);
         lwt_run_deferred(SCHED_BATCH_BUDGET);
         if (lwt_state(main) != LWT_PENDING)
-            break;
+            return 0;
         uint64_t deadline;
         if (lwt_has_deferred() || s.paused_head) {
             deadline = now; /* poll I/O, then carry on with the work */
@@ -232,18 +232,35 @@ int sched_run(lwt_t *main, void **value_out)
             struct lwt_timer *next = lwt_timer_heap_peek(&s.timers);
             deadline = next ? next->deadline : SCHED_FOREVER;
         }
-        rc = s.platform.block(s.platform.ctx, deadline);
+        int rc = s.platform.block(s.platform.ctx, deadline);
         if (rc < 0)
-            break;
+            return rc;
         wake_paused();
     }
+}
+
+static int run(lwt_t *main, void **value_out, bool report)
+{
+    int rc = run_until_settled(main);
     if (rc == 0) {
         rc = lwt_error(main);
         if (rc == 0 && value_out)
             *value_out = lwt_value(main);
+        if (rc < 0 && report)
+            lwt_report_rejection(main, "main promise rejected");
     }
     lwt_unref(main);
     return rc;
+}
+
+int sched_run(lwt_t *main, void **value_out)
+{
+    return run(main, value_out, false);
+}
+
+int sched_run_main(lwt_t *main, void **value_out)
+{
+    return run(main, value_out, true);
 }
 
 void sched_destroy(void)

@@ -48,6 +48,14 @@ void sched_destroy(void);
  * value in *value_out (may be NULL), or main's error, or the platform's. */
 int sched_run(lwt_t *main, void **value_out);
 
+/* sched_run for a program's main promise, as every platform's main runs
+ * it: if main ends rejected, the rejection is reported through the promise
+ * library's output (lwt_report_rejection: "main promise rejected", the
+ * error and, in debug builds, the bind sites it came through) before main
+ * is released. A platform error is returned, not reported. Consumes main;
+ * returns as sched_run does. */
+int sched_run_main(lwt_t *main, void **value_out);
+
 /* How many deferred callback batches one turn may run before I/O is polled
  * again (bounds how long callbacks can starve I/O). */
 #define SCHED_BATCH_BUDGET 1024

@@ -1535,6 +1535,69 @@ static void task_with_storage_lives_with_the_promise(void **state)
     assert_int_equal(lwt_memory_in_use(), before);
 }
 
+/* A task whose hook lives in its own storage (as a timer's does), returned
+ * from a bind callback: it is merged into the bind's promise, which takes
+ * its hook over. The task's storage must outlive the hook's run. */
+#define STORED_MAGIC 0x5eed5eed5eed5eedull
+
+struct stored {
+    struct lwt_hook hook;
+    uint64_t magic;
+    int *calls;
+};
+
+static lwt_resolver_t *stored_resolver;
+
+static void stored_fired(struct lwt_hook *hook, lwt_t *settled)
+{
+    (void)settled;
+    struct stored *s = (struct stored *)hook;
+    if (s->magic == STORED_MAGIC)
+        (*s->calls)++;
+}
+
+static lwt_t *return_stored_task(void *v, void *ctx)
+{
+    (void)v;
+    struct stored *s;
+    lwt_t *p = lwt_task_with(&stored_resolver, sizeof *s, (void **)&s);
+    s->magic = STORED_MAGIC;
+    s->calls = *(int **)ctx;
+    lwt_hook_attach(p, &s->hook, stored_fired);
+    return p;
+}
+
+static void merged_task_with_outlives_its_hook(void **state)
+{
+    (void)state;
+    for (int cancel = 0; cancel < 2; cancel++) {
+        int calls = 0, *pcalls = &calls;
+        lwt_resolver_t *r;
+        lwt_t *q = lwt_bind(lwt_wait(&r), return_stored_task, LWT_CTX(pcalls));
+        lwt_wakeup(r, NULL);
+        drain();
+        assert_pending(q);
+        if (cancel)
+            lwt_cancel(q); /* the merged task's way of being cancelled */
+        lwt_wakeup_later(stored_resolver, LWT_INT(7));
+        /* The next allocation of that size would take the task's memory
+         * if it had been freed with the hook still to run. */
+        struct stored *other;
+        lwt_resolver_t *r2;
+        lwt_t *o = lwt_task_with(&r2, sizeof *other, (void **)&other);
+        other->magic = 0;
+        drain();
+        assert_int_equal(calls, 1);
+        if (cancel)
+            assert_int_equal(lwt_error(q), -LWT_ECANCELED);
+        else
+            assert_int_equal(LWT_TO_INT(lwt_value(q)), 7);
+        lwt_resolver_drop(r2);
+        lwt_unref(o);
+        lwt_unref(q);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1545,6 +1608,7 @@ int main(void)
         TEST(resolver_drop_rejects_broken),
         TEST(bind_on_pending_runs_on_wakeup),
         TEST(task_with_storage_lives_with_the_promise),
+        TEST(merged_task_with_outlives_its_hook),
         TEST(hook_runs_once_on_settle),
         TEST(hook_sees_cancellation),
         TEST(hook_on_settled_promise_runs),

@@ -4,6 +4,7 @@
 #include "test_support.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static lwt_t *pass(void *v, void *ctx)
@@ -144,6 +145,60 @@ static void unhandled_report_is_one_line_per_rejection(void **state)
     assert_true(find(test_output, lwt_strerror(LWT_EPIPE)) > find(test_output, lwt_strerror(LWT_EIO)));
 }
 
+/* ---- lwt_report_rejection: both builds ---------------------------------- */
+
+static void report_is_one_line_with_what_and_description(void **state)
+{
+    (void)state;
+    char desc[512], want[640];
+    lwt_t *p = lwt_bind(lwt_fail(LWT_EPROTO), pass, LWT_NOCTX);
+    describe(p, desc, sizeof desc);
+    snprintf(want, sizeof want, "lwt: main went wrong: %s\n", desc);
+    lwt_report_rejection(p, "main went wrong");
+    assert_string_equal(test_output, want);
+    lwt_unref(p);
+}
+
+static void report_of_unrejected_writes_nothing(void **state)
+{
+    (void)state;
+    lwt_resolver_t *r;
+    lwt_t *pending = lwt_wait(&r);
+    lwt_t *ok = lwt_return(LWT_INT(1));
+    lwt_report_rejection(pending, "x");
+    lwt_report_rejection(ok, "x");
+    assert_int_equal(test_output_len, 0);
+    lwt_wakeup(r, NULL);
+    lwt_unref(pending);
+    lwt_unref(ok);
+}
+
+/* A chain far longer than any fixed line buffer is written whole. */
+static void report_of_a_long_chain_is_whole(void **state)
+{
+    (void)state;
+    enum { BINDS = 60 };
+    lwt_resolver_t *r;
+    lwt_t *p = lwt_wait(&r);
+    for (int i = 0; i < BINDS; i++)
+        p = lwt_bind(p, pass, LWT_NOCTX);
+    lwt_wakeup_fail(r, LWT_EIO);
+    drain();
+    size_t need = lwt_describe_error(p, NULL, 0);
+    char *desc = malloc(need + 1);
+    assert_non_null(desc);
+    describe(p, desc, need + 1);
+    lwt_report_rejection(p, "long");
+    assert_int_equal(test_output_len, strlen("lwt: long: ") + need + 1);
+    assert_memory_equal(test_output + strlen("lwt: long: "), desc, need);
+    assert_int_equal(test_output[test_output_len - 1], '\n');
+#ifdef LWT_DEBUG
+    assert_true(need > 1024); /* every site is there */
+#endif
+    free(desc);
+    lwt_unref(p);
+}
+
 #ifdef LWT_DEBUG
 
 /* ---- Debug builds: sites ------------------------------------------------- */
@@ -254,6 +309,188 @@ static void describe_lists_site_where_callback_failed(void **state)
     assert_true(find(buf, lwt_strerror(LWT_ENOENT)) > 0);
     assert_true(find(buf, site(l2)) > 0);
     lwt_unref(p);
+}
+
+/* ---- Debug builds: where a rejection began, and nested binds ------------- */
+
+static int origin_line; /* where fail_eproto made its rejection */
+
+static lwt_t *fail_eproto(void *v, void *ctx)
+{
+    (void)v, (void)ctx;
+    origin_line = __LINE__ + 1; /* the call below */
+    return lwt_fail(LWT_EPROTO);
+}
+
+/* Whether description buf says "rejected at" this file's line. */
+static bool rejected_at(const char *buf, int line)
+{
+    const char *at = strstr(buf, "rejected at ");
+    if (!at)
+        return false;
+    const char *end = strchr(at, ';');
+    const char *s = strstr(at, site(line));
+    return s && (!end || s < end) && s[strlen(site(line))] == (end ? ';' : '\0');
+}
+
+static void describe_names_where_the_rejection_began(void **state)
+{
+    (void)state;
+    char buf[512];
+    lwt_resolver_t *r;
+    int l1 = __LINE__ + 1; /* the call below */
+    lwt_t *p = lwt_bind(lwt_wait(&r), fail_eproto, LWT_NOCTX);
+    int l2 = __LINE__ + 1; /* the call below */
+    p = lwt_bind(p, pass, LWT_NOCTX);
+    lwt_wakeup(r, NULL);
+    drain();
+    describe(p, buf, sizeof buf);
+    assert_true(rejected_at(buf, origin_line));
+    /* Out through the bind whose continuation failed, then the next one. */
+    long s1 = find(buf, site(l1)), s2 = find(buf, site(l2));
+    assert_true(s2 > find(buf, "through bind at"));
+    assert_true(s1 > s2);
+    lwt_unref(p);
+}
+
+/* Three levels, each continuation returning a pending bind, as an app's
+ * request/reply code does: those promises are merged into the outer one,
+ * and the rejection still names each of them, innermost last. */
+static lwt_resolver_t *nested_r[3];
+static int nested_line[3];
+
+static lwt_t *nested_level2(void *v, void *ctx)
+{
+    (void)v, (void)ctx;
+    nested_line[2] = __LINE__ + 1; /* the call below */
+    return lwt_bind(lwt_wait(&nested_r[2]), fail_eproto, LWT_NOCTX);
+}
+
+static lwt_t *nested_level1(void *v, void *ctx)
+{
+    (void)v, (void)ctx;
+    nested_line[1] = __LINE__ + 1; /* the call below */
+    return lwt_bind(lwt_wait(&nested_r[1]), nested_level2, LWT_NOCTX);
+}
+
+static void describe_lists_merged_nested_binds(void **state)
+{
+    (void)state;
+    char buf[1024];
+    nested_line[0] = __LINE__ + 1; /* the call below */
+    lwt_t *p = lwt_bind(lwt_wait(&nested_r[0]), nested_level1, LWT_NOCTX);
+    for (int i = 0; i < 3; i++) {
+        lwt_wakeup(nested_r[i], NULL);
+        drain();
+    }
+    describe(p, buf, sizeof buf);
+    assert_true(find(buf, lwt_strerror(LWT_EPROTO)) > 0);
+    assert_true(rejected_at(buf, origin_line));
+    long s0 = find(buf, site(nested_line[0])), s1 = find(buf, site(nested_line[1])),
+         s2 = find(buf, site(nested_line[2]));
+    assert_true(s0 > find(buf, "through bind at"));
+    assert_true(s1 > s0);
+    assert_true(s2 > s1);
+    lwt_unref(p);
+}
+
+static lwt_resolver_t *merged_wait_r;
+static int merged_wait_line;
+
+static lwt_t *return_a_wait(void *v, void *ctx)
+{
+    (void)v, (void)ctx;
+    merged_wait_line = __LINE__ + 1; /* the call below */
+    return lwt_wait(&merged_wait_r);
+}
+
+static void describe_names_a_merged_wait_rejected_later(void **state)
+{
+    (void)state;
+    char buf[512];
+    lwt_resolver_t *r;
+    int l1 = __LINE__ + 1; /* the call below */
+    lwt_t *p = lwt_bind(lwt_wait(&r), return_a_wait, LWT_NOCTX);
+    lwt_wakeup(r, NULL);
+    drain();
+    lwt_wakeup_fail(merged_wait_r, LWT_EIO);
+    drain();
+    describe(p, buf, sizeof buf);
+    assert_true(rejected_at(buf, merged_wait_line));
+    assert_true(find(buf, site(l1)) > find(buf, "; through bind at"));
+    lwt_unref(p);
+}
+
+/* A recursive loop merges each step into its first promise: what the
+ * rejection records of them stays bounded, and a repeated site is named
+ * once. With `distinct`, each step's bind claims one of 20 made-up lines,
+ * more than are kept. */
+struct steps {
+    int left;
+    bool distinct;
+};
+
+enum { LOOP_LINE = 10000, LOOP_SITES = 20 };
+
+static lwt_t *loop_step(void *v, void *ctx);
+
+static lwt_t *loop_next(struct steps *s)
+{
+    if (s->left-- == 0)
+        return lwt_fail(LWT_EIO);
+    lwt_resolver_t *r;
+    lwt_t *w = lwt_wait(&r);
+    int line = s->distinct ? LOOP_LINE + 1 + s->left % LOOP_SITES : LOOP_LINE;
+    lwt_t *next = lwt__bind(__FILE__, line, w, loop_step, s, sizeof *s);
+    lwt_wakeup_later(r, NULL);
+    return next;
+}
+
+static lwt_t *loop_step(void *v, void *ctx)
+{
+    (void)v;
+    return loop_next(ctx);
+}
+
+static size_t occurrences(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *at = hay; (at = strstr(at, needle)); at++)
+        n++;
+    return n;
+}
+
+static void merged_sites_of_a_loop_stay_bounded(void **state)
+{
+    (void)state;
+    char buf[4096];
+    for (int distinct = 0; distinct < 2; distinct++) {
+        struct steps s = {1000, distinct};
+        lwt_t *p = loop_next(&s);
+        /* The peak of the second half is no higher than the first's. */
+        size_t peak[2] = {0, 0};
+        for (int i = 0; i < 1000; i++) {
+            lwt_run_deferred(1);
+            size_t m = lwt_memory_in_use();
+            if (m > peak[i >= 500])
+                peak[i >= 500] = m;
+        }
+        assert_true(peak[1] <= peak[0]);
+        drain();
+        describe(p, buf, sizeof buf);
+        size_t sites = occurrences(buf, "bind at");
+        if (!distinct) {
+            assert_int_equal(sites, 1);
+            assert_int_equal(occurrences(buf, site(LOOP_LINE)), 1);
+        } else {
+            /* The first step, and the last few, where it failed. */
+            assert_true(sites >= 4);
+            assert_true(sites <= 10);
+            assert_int_equal(occurrences(buf, site(LOOP_LINE + 1 + 999 % LOOP_SITES)), 1);
+            assert_int_equal(occurrences(buf, site(LOOP_LINE + 1 + 0 % LOOP_SITES)), 1);
+        }
+        lwt_unref(p);
+    }
 }
 
 static void describe_lists_finalize_site(void **state)
@@ -446,12 +683,19 @@ int main(void)
         TEST(describe_through_proxy),
         TEST(null_platform_discards_output),
         TEST(unhandled_report_is_one_line_per_rejection),
+        TEST(report_is_one_line_with_what_and_description),
+        TEST(report_of_unrejected_writes_nothing),
+        TEST(report_of_a_long_chain_is_whole),
 #ifdef LWT_DEBUG
         TEST(describe_gives_creation_site),
         TEST(describe_gives_wait_site_after_wakeup_fail),
         TEST(describe_lists_bind_sites_of_settled_chain),
         TEST(describe_lists_bind_sites_of_pending_chain),
         TEST(describe_lists_site_where_callback_failed),
+        TEST(describe_names_where_the_rejection_began),
+        TEST(describe_lists_merged_nested_binds),
+        TEST(describe_names_a_merged_wait_rejected_later),
+        TEST(merged_sites_of_a_loop_stay_bounded),
         TEST(describe_lists_finalize_site),
         TEST(new_error_from_handler_starts_new_trace),
         TEST(unhandled_report_includes_bind_sites),

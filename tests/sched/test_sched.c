@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "scheduler.h"
 
@@ -301,6 +302,106 @@ static void platform_error_stops_the_loop(void **state)
     lwt_unref(kept);
 }
 
+/* A sleep or a pause returned straight from a callback is merged into the
+ * callback's promise, which takes the timer's hook over: the timer must
+ * outlive it (valgrind and ASan see to it that nothing reads freed memory). */
+static lwt_t *then_sleep(void *v, void *ctx)
+{
+    (void)v, (void)ctx;
+    return sched_sleep(100);
+}
+
+static lwt_t *then_pause(void *v, void *ctx)
+{
+    (void)v, (void)ctx;
+    return sched_pause();
+}
+
+static void timers_returned_from_callbacks(void **state)
+{
+    (void)state;
+    lwt_t *p = lwt_bind(lwt_bind(sched_pause(), then_sleep, LWT_NOCTX), then_pause, LWT_NOCTX);
+    assert_int_equal(sched_run(p, NULL), 0);
+    assert_int_equal(vnow, 1100);
+    assert_int_equal(sched_timer_count(), 0);
+}
+
+/* ---- The main promise's report (sched_run_main) -------------------------- */
+
+static lwt_t *fail_eproto(void *v, void *ctx)
+{
+    (void)v, (void)ctx;
+    return lwt_fail(LWT_EPROTO);
+}
+
+static lwt_t *pass_on(void *v, void *ctx)
+{
+    (void)ctx;
+    return lwt_return(v);
+}
+
+static size_t output_lines(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < test_output_len; i++)
+        n += test_output[i] == '\n';
+    return n;
+}
+
+static void run_main_reports_a_rejected_main(void **state)
+{
+    (void)state;
+    lwt_t *p = lwt_bind(sched_sleep(100), fail_eproto, LWT_NOCTX);
+    int line = __LINE__ + 1; /* the bind below */
+    p = lwt_bind(p, pass_on, LWT_NOCTX);
+    test_output_clear();
+    assert_int_equal(sched_run_main(p, NULL), -LWT_EPROTO);
+    assert_int_equal(output_lines(), 1);
+    assert_non_null(strstr(test_output, "main promise rejected"));
+    assert_non_null(strstr(test_output, lwt_strerror(LWT_EPROTO)));
+    char site[64];
+    snprintf(site, sizeof site, "test_sched.c:%d", line);
+#ifdef LWT_DEBUG
+    assert_non_null(strstr(test_output, site));
+#else
+    assert_null(strstr(test_output, site));
+#endif
+}
+
+static void plain_run_reports_nothing(void **state)
+{
+    (void)state;
+    lwt_t *p = lwt_bind(lwt_bind(sched_sleep(100), fail_eproto, LWT_NOCTX), pass_on, LWT_NOCTX);
+    test_output_clear();
+    assert_int_equal(sched_run(p, NULL), -LWT_EPROTO);
+    assert_int_equal(test_output_len, 0);
+}
+
+static void run_main_is_silent_on_success(void **state)
+{
+    (void)state;
+    void *v = NULL;
+    test_output_clear();
+    assert_int_equal(sched_run_main(lwt_bind(sched_sleep(100), pass_on, LWT_NOCTX), &v), 0);
+    assert_null(v);
+    assert_int_equal(sched_run_main(lwt_return(LWT_INT(3)), &v), 0);
+    assert_int_equal(LWT_TO_INT(v), 3);
+    assert_int_equal(test_output_len, 0);
+}
+
+static void run_main_leaves_platform_errors_to_the_caller(void **state)
+{
+    (void)state;
+    block_error = -LWT_EIO;
+    lwt_t *p = sched_sleep(10);
+    lwt_t *kept = lwt_ref(p);
+    test_output_clear();
+    assert_int_equal(sched_run_main(p, NULL), -LWT_EIO);
+    assert_int_equal(test_output_len, 0);
+    lwt_cancel(kept);
+    lwt_unref(kept);
+}
+
 static lwt_resolver_t *event_resolver;
 
 static void event_arrives(void)
@@ -398,6 +499,11 @@ int main(void)
         T(long_work_lets_io_in),
         T(never_blocks_while_work_is_ready),
         T(platform_error_stops_the_loop),
+        T(timers_returned_from_callbacks),
+        T(run_main_reports_a_rejected_main),
+        T(plain_run_reports_nothing),
+        T(run_main_is_silent_on_success),
+        T(run_main_leaves_platform_errors_to_the_caller),
         T(event_source_wakes_a_blocked_loop),
         T(shutdown_request_fulfils_the_watchers),
         T(shutdown_requested_before_anyone_asked),

@@ -1,0 +1,10 @@
+# Fails unless IMAGE is at most MAX_BYTES (cmake -DIMAGE=... -DMAX_BYTES=... -P this).
+if(NOT EXISTS ${IMAGE})
+  message(FATAL_ERROR "${IMAGE}: not built")
+endif()
+file(SIZE ${IMAGE} _bytes)
+get_filename_component(_name ${IMAGE} NAME)
+if(_bytes GREATER MAX_BYTES)
+  message(FATAL_ERROR "${_name}: ${_bytes} bytes, over the ${MAX_BYTES}-byte target")
+endif()
+message("${_name}: ${_bytes} bytes (target: at most ${MAX_BYTES})")
