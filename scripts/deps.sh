@@ -20,7 +20,9 @@ tessera_install_deps() {
 # tests over tap (nftables drops packets at random where the kernel has no
 # netem), a DHCP server (the binary only, no service), packet
 # crafting (Debian's python3, /usr/bin/python3, has scapy) and capture
-# reading, clang with its runtime for the libFuzzer harness, and curl and
-# a headless Chromium for the web server's tests.
+# reading, clang with its runtime for the libFuzzer harness, curl and
+# a headless Chromium for the web server's tests, and QEMU for booting the
+# real Xen hypervisor (tests/xen: Xen, dom0's kernel and tools come from
+# Debian's packages through `apt-get download`, never installed).
 TESSERA_TEST_PACKAGES=(iproute2 iputils-ping arping socat netcat-openbsd dnsmasq-base python3-scapy tshark nftables
-                       clang libclang-rt-14-dev curl chromium)
+                       clang libclang-rt-14-dev curl chromium qemu-system-x86)
