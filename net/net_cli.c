@@ -187,6 +187,7 @@ static const struct counter tcp_counters[] = {
     {TCP_COUNTER(accept_overflow)},
     {TCP_COUNTER(ooo_dropped)},
     {TCP_COUNTER(dup_segs)},
+    {TCP_COUNTER(mem_refused)},
 };
 
 /* A counter added to either struct must be added here too. */

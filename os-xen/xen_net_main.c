@@ -33,7 +33,9 @@
 #include "tcp.h"
 #include "wire_ip4.h"
 #include "xen_console.h"
+#include "xen_arch.h"
 #include "xen_gnttab.h"
+#include "xen_mm.h"
 #include "xen_netfront.h"
 #include "xen_platform.h"
 #include "xen_time.h"
@@ -255,6 +257,11 @@ unsigned xen_main(void)
         goto out;
     }
     seed_stack(stack);
+    /* Out of memory stops a Xen domain: TCP's buffers may take half of
+     * what is free now, and connections past that are refused (RST). */
+    size_t tcp_budget = xen_mm_free_pages() * XEN_PAGE_SIZE / 2;
+    tcp_set_memory_limit(stack, tcp_budget);
+    log_info(&main_log, "TCP buffers: at most %zu KiB", tcp_budget / 1024);
     if (o.net.has_ip) {
         rc = net_stack_configure(stack, &o.net.ip);
         if (rc < 0) {
