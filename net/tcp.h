@@ -102,11 +102,18 @@ struct tcp_stats {
     uint64_t undos;                  /* recoveries undone: reordering, not loss, started them */
     uint64_t challenge_acks_limited; /* not sent: over the rate limit */
     uint64_t challenge_acks, syn_dropped, accept_overflow, ooo_dropped, dup_segs;
+    uint64_t mem_refused;      /* connections reset: their buffers would pass the memory limit */
     uint32_t conns, time_wait; /* now */
 };
 const struct tcp_stats *tcp_stats(const struct net_stack *s);
 /* Bytes held by TCP (buffers and control blocks), for tests that check it
  * returns to zero after every connection has closed. */
 size_t tcp_memory_in_use(const struct net_stack *s);
+/* Bounds the bytes of send and receive buffers the stack's connections may
+ * hold together (0: no bound, the default). A connection whose buffers
+ * would pass it is refused when it is established (RST; a connect is
+ * rejected with -LWT_ENOBUFS): where running out of memory is fatal, as
+ * on Xen, peers cannot make the stack take it all. */
+void tcp_set_memory_limit(struct net_stack *s, size_t bytes);
 
 #endif

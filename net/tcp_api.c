@@ -56,6 +56,11 @@ size_t tcp_memory_in_use(const struct net_stack *s)
     return s->tcp->memory;
 }
 
+void tcp_set_memory_limit(struct net_stack *s, size_t bytes)
+{
+    s->tcp->memory_limit = bytes;
+}
+
 /* ---- Control blocks -------------------------------------------------------- */
 
 static unsigned hash_of(uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
@@ -154,6 +159,12 @@ static int buffers_init(struct tcp_pcb *p)
 {
     if (p->sndbuf.data)
         return 0;
+    struct tcp_state_all *t = tcp__all(p->stack);
+    size_t need = (size_t)p->opts.sndbuf + p->opts.rcvbuf;
+    if (t->memory_limit && (t->memory > t->memory_limit || need > t->memory_limit - t->memory)) {
+        t->stats.mem_refused++;
+        return -LWT_ENOBUFS;
+    }
     if (tcp_ring_init(&p->sndbuf, p->opts.sndbuf) < 0 || tcp_ring_init(&p->rcvbuf, p->opts.rcvbuf) < 0) {
         tcp_ring_free(&p->sndbuf);
         tcp_ring_free(&p->rcvbuf);
@@ -347,9 +358,10 @@ bool tcp__established(struct tcp_pcb *p)
 {
     struct tcp_state_all *t = tcp__all(p->stack);
     p->last_recv = sched_now();
-    if (buffers_init(p) < 0) {
+    int rc = buffers_init(p);
+    if (rc < 0) {
         tcp__send_rst(p);
-        tcp__pcb_done(p, -LWT_ENOMEM);
+        tcp__pcb_done(p, rc);
         return false;
     }
     if (p->opts.keepalive)

@@ -174,7 +174,8 @@ struct tcp_state_all {
     struct tcp_listener *listeners;
     struct tcp_stats stats;
     size_t memory;
-    uint8_t secret[16]; /* ISN key (RFC 6528) */
+    size_t memory_limit; /* 0: none */
+    uint8_t secret[16];  /* ISN key (RFC 6528) */
     uint16_t next_port;
 };
 

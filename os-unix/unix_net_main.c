@@ -27,6 +27,7 @@
 #include "dhcp_client.h"
 #include "flow_direct.h"
 #include "log.h"
+#include "net_cli.h"
 #include "netif_faults.h"
 #include "scheduler.h"
 #include "stack.h"
@@ -43,11 +44,10 @@
 static struct log_source main_log = LOG_SOURCE("main");
 
 struct options {
-    const char *engine, *log_spec, *tap, *kv_dir;
+    const char *engine, *tap, *kv_dir;
     uint8_t mac[6];
-    bool has_mac, has_ip, dhcp;
-    struct ip4_config ip;
-    uint16_t mtu;
+    bool has_mac;
+    struct net_cli net; /* --ip, --gateway, --dhcp, --mtu, --log */
     /* --faults: frames lost, duplicated, reordered, delayed in our process */
     bool has_faults;
     struct netif_faults_config faults_tx, faults_rx;
@@ -61,71 +61,12 @@ static void usage(FILE *f, const char *prog)
     fprintf(f,
             "usage: %s [--engine libev|select] [--log SPEC] --tap IFNAME [--mac "
             "aa:bb:cc:dd:ee:ff]\n"
-            "       (--ip A.B.C.D/PREFIX [--gateway A.B.C.D] | --dhcp) [--mtu N]\n"
+            "       " NET_CLI_USAGE "\n"
             "       [--faults "
             "tx|rx|both:loss=P%%,dup=P%%,reorder=P%%,delay=Nms,jitter=Nms,hold=Nms].."
             ".\n"
             "       [--faults-seed N] [--kv-dir PATH] [--] [app args...]\n",
             prog);
-}
-
-static int parse_uint(const char *text, unsigned long max, unsigned long *out)
-{
-    unsigned long v = 0;
-    if (!*text)
-        return -1;
-    for (; *text; text++) {
-        if (*text < '0' || *text > '9')
-            return -1;
-        v = v * 10 + (unsigned long)(*text - '0');
-        if (v > max)
-            return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* "aa:bb:cc:dd:ee:ff", unicast only: the stack is one host. */
-static int parse_mac(const char *text, uint8_t mac[6])
-{
-    for (int i = 0; i < 6; i++) {
-        int hi = hex_digit(text[0]), lo = hi < 0 ? -1 : hex_digit(text[1]);
-        if (lo < 0)
-            return -1;
-        mac[i] = (uint8_t)(hi << 4 | lo);
-        text += 2;
-        if (*text != (i < 5 ? ':' : '\0'))
-            return -1;
-        text++;
-    }
-    return (mac[0] & 1) ? -1 : 0;
-}
-
-/* "A.B.C.D/PREFIX" with a prefix of 1..32. */
-static int parse_cidr(const char *text, struct ip4_config *c)
-{
-    const char *slash = strchr(text, '/');
-    char addr[16];
-    unsigned long prefix;
-    if (!slash || (size_t)(slash - text) >= sizeof addr)
-        return -1;
-    memcpy(addr, text, (size_t)(slash - text));
-    addr[slash - text] = '\0';
-    if (ip4_aton(addr, &c->addr) < 0 || c->addr == 0 || parse_uint(slash + 1, 32, &prefix) < 0 || prefix == 0)
-        return -1;
-    c->netmask = (uint32_t)(0xffffffffull << (32 - prefix));
-    return 0;
 }
 
 /* "P%" with up to four decimals, as parts per million. */
@@ -251,14 +192,18 @@ static int parse_options(int argc, char **argv, struct options *o)
             usage(stdout, prog);
             exit(0);
         }
-        if (strcmp(opt, "--dhcp") == 0) {
-            o->dhcp = true;
+        char err[160];
+        int used = net_cli_option(&o->net, argc, argv, i, err, sizeof err);
+        if (used < 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            goto bad;
+        }
+        if (used > 0) {
+            i += used - 1;
             continue;
         }
-        bool ours = strcmp(opt, "--engine") == 0 || strcmp(opt, "--log") == 0 || strcmp(opt, "--tap") == 0 ||
-                    strcmp(opt, "--mac") == 0 || strcmp(opt, "--ip") == 0 || strcmp(opt, "--gateway") == 0 ||
-                    strcmp(opt, "--mtu") == 0 || strcmp(opt, "--faults") == 0 || strcmp(opt, "--faults-seed") == 0 ||
-                    strcmp(opt, "--kv-dir") == 0;
+        bool ours = strcmp(opt, "--engine") == 0 || strcmp(opt, "--tap") == 0 || strcmp(opt, "--mac") == 0 ||
+                    strcmp(opt, "--faults") == 0 || strcmp(opt, "--faults-seed") == 0 || strcmp(opt, "--kv-dir") == 0;
         if (!ours)
             break; /* the app's */
         if (i + 1 >= argc) {
@@ -266,11 +211,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             goto bad;
         }
         const char *val = argv[++i];
-        unsigned long n = 0;
         if (strcmp(opt, "--engine") == 0) {
             o->engine = val;
-        } else if (strcmp(opt, "--log") == 0) {
-            o->log_spec = val;
         } else if (strcmp(opt, "--kv-dir") == 0) {
             o->kv_dir = val;
         } else if (strcmp(opt, "--tap") == 0) {
@@ -280,7 +222,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             }
             o->tap = val;
         } else if (strcmp(opt, "--mac") == 0) {
-            if (parse_mac(val, o->mac) < 0) {
+            if (net_cli_parse_mac(val, o->mac) < 0) {
                 fprintf(stderr,
                         "%s: --mac '%s': expected a unicast address such as "
                         "02:00:00:00:00:01\n",
@@ -288,23 +230,6 @@ static int parse_options(int argc, char **argv, struct options *o)
                 goto bad;
             }
             o->has_mac = true;
-        } else if (strcmp(opt, "--ip") == 0) {
-            if (parse_cidr(val, &o->ip) < 0) {
-                fprintf(stderr, "%s: --ip '%s': expected A.B.C.D/PREFIX, such as 10.0.0.2/24\n", prog, val);
-                goto bad;
-            }
-            o->has_ip = true;
-        } else if (strcmp(opt, "--gateway") == 0) {
-            if (ip4_aton(val, &o->ip.gateway) < 0) {
-                fprintf(stderr, "%s: --gateway '%s': expected A.B.C.D\n", prog, val);
-                goto bad;
-            }
-        } else if (strcmp(opt, "--mtu") == 0) {
-            if (parse_uint(val, 65535, &n) < 0 || n < 68) {
-                fprintf(stderr, "%s: --mtu '%s': expected 68..65535\n", prog, val);
-                goto bad;
-            }
-            o->mtu = (uint16_t)n;
         } else if (strcmp(opt, "--faults") == 0) {
             if (parse_faults(val, o) < 0) {
                 fprintf(stderr,
@@ -332,16 +257,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         fprintf(stderr, "%s: --tap IFNAME is required\n", prog);
         goto bad;
     }
-    if (o->has_ip == o->dhcp) {
-        fprintf(stderr, "%s: give exactly one of --ip A.B.C.D/PREFIX and --dhcp\n", prog);
-        goto bad;
-    }
-    if (o->ip.gateway && !o->has_ip) {
-        fprintf(stderr, "%s: --gateway goes with --ip (DHCP supplies its own)\n", prog);
-        goto bad;
-    }
-    if (o->ip.gateway && (o->ip.gateway & o->ip.netmask) != (o->ip.addr & o->ip.netmask)) {
-        fprintf(stderr, "%s: --gateway must be on the --ip subnet\n", prog);
+    char err[160];
+    if (net_cli_check(&o->net, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
         goto bad;
     }
     /* The app sees its own words behind the program name. */
@@ -356,103 +274,12 @@ bad:
 
 /* ---- Statistics --------------------------------------------------------- */
 
-struct counter {
-    const char *name;
-    size_t off;
-};
-
-#define NETIF_COUNTER(f) #f, offsetof(struct netif_stats, f)
-#define STACK_COUNTER(f) #f, offsetof(struct net_stack_stats, f)
-#define TCP_COUNTER(f)   "tcp_" #f, offsetof(struct tcp_stats, f)
-
-static const struct counter netif_counters[] = {
-    {NETIF_COUNTER(rx_frames)}, {NETIF_COUNTER(rx_bytes)},   {NETIF_COUNTER(rx_dropped)}, {NETIF_COUNTER(tx_frames)},
-    {NETIF_COUNTER(tx_bytes)},  {NETIF_COUNTER(tx_dropped)}, {NETIF_COUNTER(tx_errors)},
-};
-
-static const struct counter stack_counters[] = {
-    {STACK_COUNTER(eth_in)},
-    {STACK_COUNTER(eth_not_for_us)},
-    {STACK_COUNTER(eth_bad)},
-    {STACK_COUNTER(eth_unknown_type)},
-    {STACK_COUNTER(arp_in)},
-    {STACK_COUNTER(arp_bad)},
-    {STACK_COUNTER(arp_requests_answered)},
-    {STACK_COUNTER(arp_queue_dropped)},
-    {STACK_COUNTER(arp_unresolved)},
-    {STACK_COUNTER(ip_in)},
-    {STACK_COUNTER(ip_bad)},
-    {STACK_COUNTER(ip_not_for_us)},
-    {STACK_COUNTER(ip_unknown_proto)},
-    {STACK_COUNTER(ip_out)},
-    {STACK_COUNTER(ip_out_fragments)},
-    {STACK_COUNTER(reasm_ok)},
-    {STACK_COUNTER(reasm_timeout)},
-    {STACK_COUNTER(reasm_dropped)},
-    {STACK_COUNTER(icmp_in)},
-    {STACK_COUNTER(icmp_bad)},
-    {STACK_COUNTER(icmp_echo_answered)},
-    {STACK_COUNTER(icmp_unreach_sent)},
-    {STACK_COUNTER(icmp_rate_limited)},
-    {STACK_COUNTER(udp_in)},
-    {STACK_COUNTER(udp_bad)},
-    {STACK_COUNTER(udp_no_port)},
-    {STACK_COUNTER(udp_queue_full)},
-    {STACK_COUNTER(udp_out)},
-};
-
-static const struct counter tcp_counters[] = {
-    {TCP_COUNTER(segs_in)},
-    {TCP_COUNTER(segs_out)},
-    {TCP_COUNTER(bad_segs)},
-    {TCP_COUNTER(retransmits)},
-    {TCP_COUNTER(fast_retransmits)},
-    {TCP_COUNTER(repairs_lost)},
-    {TCP_COUNTER(tlp_probes)},
-    {TCP_COUNTER(undos)},
-    {TCP_COUNTER(timeouts)},
-    {TCP_COUNTER(rst_sent)},
-    {TCP_COUNTER(rst_in)},
-    {TCP_COUNTER(challenge_acks)},
-    {TCP_COUNTER(challenge_acks_limited)},
-    {TCP_COUNTER(syn_dropped)},
-    {TCP_COUNTER(accept_overflow)},
-    {TCP_COUNTER(ooo_dropped)},
-    {TCP_COUNTER(dup_segs)},
-};
-
-/* A counter added to either struct must be added here too. */
-_Static_assert(sizeof netif_counters / sizeof netif_counters[0] == sizeof(struct netif_stats) / sizeof(uint64_t),
-               "every netif counter is printed");
-_Static_assert(sizeof stack_counters / sizeof stack_counters[0] == sizeof(struct net_stack_stats) / sizeof(uint64_t),
-               "every stack counter is printed");
-
-static size_t append_counters(char *buf, size_t size, size_t len, const void *stats, const struct counter *c, size_t n)
-{
-    for (size_t i = 0; i < n && len < size; i++) {
-        uint64_t v;
-        memcpy(&v, (const char *)stats + c[i].off, sizeof v);
-        int w = snprintf(buf + len, size - len, " %s=%llu", c[i].name, (unsigned long long)v);
-        len += w > 0 ? (size_t)w : 0;
-    }
-    return len;
-}
-
 /* One line, written at once, after the log lines still buffered. */
 static void print_stats(const struct netif *nif, const struct net_stack *s, const struct dhcp_client *dhcp,
                         const struct netif_faults *faults)
 {
     char buf[2048];
-    size_t len = (size_t)snprintf(buf, sizeof buf, "stats:");
-    len = append_counters(buf, sizeof buf, len, &nif->stats, netif_counters,
-                          sizeof netif_counters / sizeof netif_counters[0]);
-    len = append_counters(buf, sizeof buf, len, net_stack_stats(s), stack_counters,
-                          sizeof stack_counters / sizeof stack_counters[0]);
-    len =
-        append_counters(buf, sizeof buf, len, tcp_stats(s), tcp_counters, sizeof tcp_counters / sizeof tcp_counters[0]);
-    if (dhcp && len < sizeof buf)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, " dhcp_renewals=%u dhcp_bad_replies=%u",
-                                dhcp_client_renewals(dhcp), dhcp_client_bad_replies(dhcp));
+    size_t len = net_cli_stats_line(buf, sizeof buf, nif, s, dhcp);
     if (faults && len < sizeof buf) {
         struct netif_faults_stats fs;
         netif_faults_stats(faults, &fs);
@@ -559,11 +386,11 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
 
-    if (o.log_spec && log_configure(o.log_spec) < 0) {
+    if (o.net.log_spec && log_configure(o.net.log_spec) < 0) {
         fprintf(stderr,
                 "%s: --log '%s': expected a level or name=level list, such as info "
                 "or arp=debug\n",
-                argv[0], o.log_spec);
+                argv[0], o.net.log_spec);
         return EXIT_USAGE;
     }
     rc = unix_platform_start(o.engine);
@@ -580,7 +407,7 @@ int main(int argc, char **argv)
     struct netif_faults *faults = NULL;
     struct kv *kv = NULL;
     struct flow_stack *flows = NULL;
-    rc = unix_tap_open(o.tap, o.has_mac ? o.mac : NULL, o.mtu, &tap);
+    rc = unix_tap_open(o.tap, o.has_mac ? o.mac : NULL, o.net.mtu, &tap);
     if (rc < 0) {
         unix_console_flush();
         fprintf(stderr, "%s: cannot open tap '%s': %s%s\n", argv[0], o.tap, lwt_strerror(rc), tap_hint(rc));
@@ -604,8 +431,8 @@ int main(int argc, char **argv)
     }
     seed_stack(stack);
 
-    if (o.has_ip) {
-        rc = net_stack_configure(stack, &o.ip);
+    if (o.net.has_ip) {
+        rc = net_stack_configure(stack, &o.net.ip);
         if (rc < 0) {
             /* The stack refuses the subnet's network or broadcast address. */
             log_error(&main_log, "--ip: cannot use this address: %s", lwt_strerror(rc));

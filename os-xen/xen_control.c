@@ -1,5 +1,6 @@
 /* See xen_control.h. Also announces, under control/, which requests this
  * guest understands (feature-poweroff, feature-reboot), as PV guests do. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +19,13 @@
 static struct log_source control_log = LOG_SOURCE("xen");
 
 static void (*on_request_fn)(unsigned code);
+/* The watch's first event has been read: the start-up is over. */
+static bool first_read_done;
+
+bool xen_control_settled(void)
+{
+    return first_read_done;
+}
 
 static void log_failure(int err, void *ctx)
 {
@@ -37,6 +45,9 @@ static lwt_t *on_value(void *v, void *ctx)
     (void)ctx;
     char *value = v;
     int code = -1;
+    first_read_done = true;
+    if (!value)
+        return lwt_return(NULL); /* no such node yet */
     if (strcmp(value, "poweroff") == 0 || strcmp(value, "halt") == 0)
         code = SHUTDOWN_poweroff;
     else if (strcmp(value, "reboot") == 0)
@@ -52,10 +63,11 @@ static lwt_t *on_value(void *v, void *ctx)
     return xenstore_write(xen_store(), 0, SHUTDOWN_NODE, "");
 }
 
-static lwt_t *ignore_missing(int err, void *ctx)
+static lwt_t *on_read_error(int err, void *ctx)
 {
     (void)ctx;
-    /* The node does not exist until the toolstack writes it. */
+    first_read_done = true;
+    /* The node may not exist until the toolstack writes it. */
     return err == -LWT_ENOENT ? lwt_return(NULL) : lwt_fail(err);
 }
 
@@ -65,8 +77,8 @@ static void on_watch(const char *path, const char *token, void *ctx)
     struct xenstore *xs = xen_store();
     if (!xs)
         return;
-    lwt_t *read = lwt_catch(xenstore_read(xs, 0, SHUTDOWN_NODE), ignore_missing, NULL, 0);
-    async_logged(lwt_bind(read, on_value, NULL, 0), "read " SHUTDOWN_NODE);
+    async_logged(lwt_try_bind(xenstore_read(xs, 0, SHUTDOWN_NODE), on_value, on_read_error, NULL, 0),
+                 "read " SHUTDOWN_NODE);
 }
 
 int xen_control_start(void (*on_request)(unsigned code))

@@ -205,6 +205,19 @@ void *malloc(size_t n)
     return (char *)c + HEADER;
 }
 
+/* Not in the C subset, but gcc turns malloc followed by a zeroing memset
+ * into calloc in code compiled for a hosted system, which the portable
+ * libraries are. */
+void *calloc(size_t count, size_t size);
+void *calloc(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size)
+        out_of_memory(SIZE_MAX);
+    void *p = malloc(count * size);
+    memset(p, 0, count * size);
+    return p;
+}
+
 void free(void *p)
 {
     if (!p)

@@ -71,13 +71,13 @@ static void lwt_panic(const char *msg)
 static const struct lwt_platform lwt_hooks = {.write = lwt_write, .panic = lwt_panic};
 
 /* Lets the start-up's xenstore conversation (the feature nodes, the watch
- * and its first event) finish before the app starts, so that the app
- * begins on a quiet platform: no promise of ours settles under it. Bounded:
- * a xenstored that does not answer only delays the app by a second. */
+ * and the read of its first event) finish before the app starts, so that
+ * the app begins on a quiet platform: no promise of ours settles under it.
+ * Bounded: a xenstored that does not answer delays the app by a second. */
 static void settle(void)
 {
     struct xenstore *xs = xen_store();
-    for (int i = 0; i < 1000 && ((xs && xenstore_outstanding(xs)) || lwt_has_deferred()); i++)
+    for (int i = 0; i < 1000 && xs && (!xen_control_settled() || xenstore_outstanding(xs) || lwt_has_deferred()); i++)
         sched_run(sched_sleep(SCHED_NS_PER_MS), NULL);
 }
 

@@ -6,6 +6,7 @@
  * image's (NAME.xen.debug next to NAME.xen: addr2line -e it).
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,7 +33,7 @@ extern char xen_trap_divide[], xen_trap_debug[], xen_trap_int3[], xen_trap_overf
     xen_trap_invalid_op[], xen_trap_no_device[], xen_trap_invalid_tss[], xen_trap_segment_not_present[],
     xen_trap_stack_segment[], xen_trap_general_protection[], xen_trap_page_fault[], xen_trap_fpu[],
     xen_trap_alignment[], xen_trap_simd[];
-extern char _text[], _end[], xen_boot_stack_top[];
+extern char _text[], _etext[], xen_boot_stack_top[];
 
 static const char *const vector_names[] = {
     [0] = "divide error",         [1] = "debug",
@@ -66,19 +67,29 @@ static void write_raw(const char *text, size_t len)
     xen_emergency_write(text, len);
 }
 
+static bool in_text(uint64_t addr)
+{
+    return addr >= (uint64_t)(uintptr_t)_text && addr < (uint64_t)(uintptr_t)_etext;
+}
+
 /* Walks saved frame pointers while they stay on our stack and point to
- * code in the image. */
-static void backtrace_from(uint64_t rbp, uint64_t rip)
+ * code in the image. A function that keeps no frame (a leaf, at -Os) hides
+ * its caller from that walk; the word at the top of the stack is then the
+ * return address, so when it points into code it is shown too, marked "?"
+ * as a guess. */
+static void backtrace_from(uint64_t rbp, uint64_t rip, uint64_t rsp)
 {
     out("backtrace:\n");
     outf("  #0 %#llx\n", (unsigned long long)rip);
     uint64_t stack_top = (uint64_t)(uintptr_t)xen_boot_stack_top;
     uint64_t stack_bottom = stack_top - 65536;
+    if (rsp >= stack_bottom && rsp + 8 <= stack_top && !(rsp & 7) && in_text(*(const uint64_t *)(uintptr_t)rsp))
+        outf("  ?  %#llx\n", (unsigned long long)*(const uint64_t *)(uintptr_t)rsp);
     for (int depth = 1; depth < 32; depth++) {
         if (rbp < stack_bottom || rbp + 16 > stack_top || (rbp & 7))
             break;
         uint64_t ret = ((const uint64_t *)(uintptr_t)rbp)[1];
-        if (ret < (uint64_t)(uintptr_t)_text || ret >= (uint64_t)(uintptr_t)_end)
+        if (!in_text(ret))
             break;
         outf("  #%d %#llx\n", depth, (unsigned long long)ret);
         rbp = ((const uint64_t *)(uintptr_t)rbp)[0];
@@ -114,9 +125,9 @@ void xen_trap(struct xen_trap_frame *f)
          (unsigned long long)f->r10, (unsigned long long)f->r11);
     outf("r12 %016llx r13 %016llx r14 %016llx r15 %016llx\n", (unsigned long long)f->r12, (unsigned long long)f->r13,
          (unsigned long long)f->r14, (unsigned long long)f->r15);
-    outf("rip %016llx cs %04llx rflags %08llx ss %04llx\n", (unsigned long long)f->rip, (unsigned long long)f->cs,
-         (unsigned long long)f->rflags, (unsigned long long)f->ss);
-    backtrace_from(f->rbp, f->rip);
+    outf("rip %016llx cs %04llx rflags %08llx ss %04llx\n", (unsigned long long)f->rip,
+         (unsigned long long)(f->cs & 0xffff), (unsigned long long)f->rflags, (unsigned long long)(f->ss & 0xffff));
+    backtrace_from(f->rbp, f->rip, f->rsp);
     dump_log_ring();
     xen_shutdown(SHUTDOWN_crash);
 }
@@ -128,7 +139,7 @@ void xen_crash(const char *msg)
     outf("\nfatal: %s\n", msg);
     /* From our caller's frame: the saved rbp, and where it called us. */
     const uint64_t *frame = __builtin_frame_address(0);
-    backtrace_from(frame[0], frame[1]);
+    backtrace_from(frame[0], frame[1], 0);
     dump_log_ring();
     xen_shutdown(SHUTDOWN_crash);
 }

@@ -490,6 +490,39 @@ static void accept_queue_overflow_is_refused(void **state)
     expect_all_freed();
 }
 
+/* With a memory limit, a connection whose buffers would pass it is reset
+ * when established, on either side; the ones within it go on. */
+static void memory_limit_refuses_what_would_pass_it(void **state)
+{
+    (void)state;
+    struct tcp_options o = {.sndbuf = 64 * 1024, .rcvbuf = 64 * 1024};
+    tcp_set_memory_limit(t.b, 3 * 64 * 1024); /* one connection's buffers, not two */
+    struct tcp_conn *a1, *b1;
+    struct tcp_listener *l;
+    connect_pair(80, &o, &a1, &b1, &l);
+    /* The second: A is established, B refuses it with a RST. */
+    void *v;
+    assert_int_equal(await(tcp_connect(t.a, IP_B, 80, &o), &v), 0);
+    struct tcp_conn *a2 = v;
+    char x;
+    assert_int_equal(await(tcp_read(a2, &x, 1), NULL), -LWT_ECONNRESET);
+    tcp_close(a2);
+    assert_int_equal(tcp_stats(t.b)->mem_refused, 1);
+    /* The first still carries data. */
+    assert_int_equal(await(tcp_write(a1, "k", 1), NULL), 0);
+    assert_int_equal(await(tcp_read(b1, &x, 1), NULL), 0);
+    assert_int_equal(x, 'k');
+    /* A connect from a stack with no room is rejected. */
+    tcp_set_memory_limit(t.a, 64 * 1024 + 64 * 1024 + 1);
+    assert_int_equal(await(tcp_connect(t.a, IP_B, 80, &o), NULL), -LWT_ENOBUFS);
+    assert_int_equal(tcp_stats(t.a)->mem_refused, 1);
+    tcp_close(a1);
+    tcp_close(b1);
+    tcp_listener_close(l);
+    run_for(300 * SCHED_NS_PER_S);
+    expect_all_freed();
+}
+
 static void cancelled_connect_and_accept_leave_nothing(void **state)
 {
     (void)state;
@@ -549,6 +582,7 @@ int main(void)
         T(bulk_over_tso_ports_with_loss_duplication_reordering_and_delay),
         T(zero_window_is_probed_and_recovers),
         T(accept_queue_overflow_is_refused),
+        T(memory_limit_refuses_what_would_pass_it),
         T(cancelled_connect_and_accept_leave_nothing),
         T(keepalive_drops_a_vanished_peer),
     };

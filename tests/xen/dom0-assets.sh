@@ -14,21 +14,26 @@
 #                           of the Xen target (linux-guest.xl next to the
 #                           files it names): the same kernel, and an
 #                           initramfs whose /init prints a ready line and
-#                           powers off (see linux-guest.xl for more)
+#                           powers off (see linux-guest.xl for more); and
+#                           linux-guest-elf.xl, the same with the kernel
+#                           decompressed beforehand (vmlinux, with xz)
 #
 # Usage:
 #   tests/xen/dom0-assets.sh            build what is missing or stale, then
-#                                       print the cache directory
+#                                       print the directory that holds the
+#                                       files above
 #   TESSERA_XEN_REBUILD=1 tests/xen/dom0-assets.sh   rebuild from scratch
 #
 # The cache is ${TESSERA_XEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tessera/xen}
-# (about 500 MB: the .debs and their unpacked tree). It is rebuilt only when
-# the key changes: the kernel version apt names, and the contents of this
+# (about 550 MB: the .debs, their unpacked tree, and the builds, each in
+# builds/KEY/, the three most recently used kept). A build is made only when
+# its key is new: the kernel version apt names, and the contents of this
 # script, dom0-init.sh, dom0-lib.sh and constamp.c (compiled here, static,
-# with ${CC:-cc}). Network is needed on the first run
-# only (apt-get download; as root it runs `apt-get update` first when apt
-# has no package lists). Runs that share the cache wait for each other
-# (flock, at most 15 minutes).
+# with ${CC:-cc}). Network is needed on the first run only (apt-get
+# download; as root it runs `apt-get update` first when apt has no package
+# lists). Runs that share the cache wait for each other (flock on
+# CACHE/.lock, at most 15 minutes; xen-run.sh holds it shared while it
+# copies a build).
 #
 # Needs: a Debian 12 (bookworm) amd64 host with its apt sources, a C
 # compiler with a static libc (gcc, libc6-dev), and bash, flock, gzip and
@@ -72,11 +77,12 @@ key=$( {
     echo "$kpkg"
     cat "$here/dom0-assets.sh" "$here/dom0-init.sh" "$here/dom0-lib.sh" "$here/constamp.c"
 } | sha256sum | cut -d' ' -f1)
-if [[ -z ${TESSERA_XEN_REBUILD:-} && -s $cache/key && $(cat "$cache/key") == "$key" ]]; then
-    echo "$cache"
+build=$cache/builds/${key:0:16}
+if [[ -z ${TESSERA_XEN_REBUILD:-} && -e $build/complete ]]; then
+    touch "$build/complete" # (the most recently used builds are kept)
+    echo "$build"
     exit 0
 fi
-rm -f "$cache/key"
 SECONDS=0
 
 # --- 1. Download and unpack (only when the kernel changed: the rest of the
@@ -100,13 +106,21 @@ fi
 
 root=$cache/root
 bb=$root/bin/busybox
+# what the kernel's xz stream decompresses to (see linux-guest-elf below),
+# made once per kernel
+vmlinux=$root/.vmlinux-$kver
+out=$build.new
+rm -rf "$build" "$out"
+mkdir -p "$out"
+# hard links where the files are the same for every build (cp elsewhere)
+link() { ln -f "$1" "$2" 2>/dev/null || cp "$1" "$2"; }
 [[ -x $bb ]] || die "no busybox in $root"
 xbin=usr/lib/xen-4.17/bin
 xlibs=$root/usr/lib/x86_64-linux-gnu
 
 # --- 2. The hypervisor and the kernel.
-zcat "$root/boot/xen-4.17-amd64.gz" >"$cache/xen.tmp" && mv "$cache/xen.tmp" "$cache/xen"
-cp "$root/boot/vmlinuz-$kver" "$cache/vmlinuz"
+zcat "$root/boot/xen-4.17-amd64.gz" >"$out/xen"
+link "$root/boot/vmlinuz-$kver" "$out/vmlinuz"
 
 # cpio_dir DIR OUT: a newc archive of DIR, gzipped (busybox's cpio: the host
 # need not have one).
@@ -116,7 +130,7 @@ cpio_dir() {
 }
 
 # --- 3. dom0's initramfs.
-s=$cache/dom0-tree
+s=$out/dom0-tree
 rm -rf "$s"
 mkdir -p "$s"/{bin,sbin,usr/bin,usr/sbin,lib/x86_64-linux-gnu,lib64,$xbin,etc/xen,proc,sys,dev,run,tmp,root,var/lib,var/log/xen,tessera}
 ln -s ../run "$s/var/run"
@@ -192,7 +206,7 @@ cp "$root/$md/modules.builtin" "$root/$md/modules.order" "$s/$md/"
     die "could not build constamp.c statically with $cc (libc6-dev?)"
 install -m 755 "$here/dom0-init.sh" "$s/init"
 install -m 644 "$here/dom0-lib.sh" "$s/tessera/lib.sh"
-cpio_dir "$s" "$cache/dom0.cpio.gz"
+cpio_dir "$s" "$out/dom0.cpio.gz"
 rm -rf "$s"
 
 # --- 4. The Linux PV guest: the same kernel, busybox, and three /init
@@ -203,8 +217,8 @@ rm -rf "$s"
 #               as init ignores the signal): only `xl destroy` stops it
 #   /hang-ack   the same, but acts on `xl shutdown` (poweroff's SIGUSR2)
 # Pick one with rdinit= in extra=.
-g=$cache/linux-guest
-gt=$cache/linux-guest-tree
+g=$out/linux-guest
+gt=$out/linux-guest-tree
 rm -rf "$g" "$gt"
 mkdir -p "$g" "$gt"/{bin,sbin,usr/bin,usr/sbin,proc,sys,tmp}
 cp "$bb" "$gt/bin/busybox"
@@ -217,19 +231,21 @@ printf '#!/bin/sh\ntrap '\''echo "linux-guest: poweroff requested"; poweroff -f'
 chmod 755 "$gt/init" "$gt/hang" "$gt/hang-ack"
 cpio_dir "$gt" "$g/linux-guest.cpio.gz"
 rm -rf "$gt"
-cp "$cache/vmlinuz" "$g/vmlinuz"
-# The command line: the console on the PV console ring (hvc0; the release
-# hypervisor refuses a domU's console_io writes, so nothing earlier can
-# show), and `quiet`, as a production guest boots, so that the kernel's
-# boot messages do not hold it up on the console ring. Everything else is
-# Debian's default.
-cat >"$g/linux-guest.xl" <<'EOF'
-# A minimal Linux PV guest: Debian's kernel, busybox, /init prints
-# "linux-guest: ready" and powers off. rdinit=/hang (deaf to xl shutdown)
-# or rdinit=/hang-ack (obeys it) instead never stop by themselves.
-name = "linux-guest"
+link "$out/vmlinuz" "$g/vmlinuz"
+# linux_xl NAME KERNEL COMMENT: the guest's xl config. The command line:
+# the console on the PV console ring (hvc0; the release hypervisor refuses
+# a domU's console_io writes, so nothing earlier can show), and `quiet`, as
+# a production guest boots, so that the kernel's boot messages do not hold
+# it up on the console ring. Everything else is Debian's default. 128 MiB:
+# the decompressed kernel alone needs about 60, and libxenguest refuses 64.
+linux_xl() {
+    cat <<EOF
+# $3
+# /init prints "linux-guest: ready" and powers off; rdinit=/hang (deaf to
+# xl shutdown) or rdinit=/hang-ack (obeys it) never stop by themselves.
+name = "$1"
 type = "pv"
-kernel = "vmlinuz"
+kernel = "$2"
 ramdisk = "linux-guest.cpio.gz"
 extra = "console=hvc0 quiet"
 memory = 128
@@ -238,7 +254,37 @@ on_poweroff = "preserve"
 on_reboot = "preserve"
 on_crash = "preserve"
 EOF
+}
+linux_xl linux-guest vmlinuz "A minimal Linux PV guest: Debian's kernel (dom0's) and busybox." >"$g/linux-guest.xl"
 
-echo "$key" >"$cache/key"
-log "built in ${SECONDS}s: $cache ($(du -sh "$cache/dom0.cpio.gz" | cut -f1) dom0 initramfs)"
-echo "$cache"
+# The same guest with its kernel decompressed beforehand (vmlinux, an ELF
+# image, 66 MB): `xl create` then only loads it, where with the bzImage
+# libxenguest first decompresses the kernel in dom0 (seconds under
+# emulation). Debian's kernel is xz-compressed; xz reads the stream from its
+# magic and complains about what follows it, which is not xz.
+if [[ ! -s $vmlinux ]] && command -v xz >/dev/null; then
+    off=$(LC_ALL=C grep -obUaP '\xFD7zXZ\x00' "$g/vmlinuz" | head -n 1 | cut -d: -f1 || true)
+    if [[ -n $off ]]; then
+        tail -c +$((off + 1)) "$g/vmlinuz" | xz -dc >"$vmlinux" 2>/dev/null || true
+    fi
+fi
+if [[ -s $vmlinux && $(head -c 4 "$vmlinux" | od -An -c | tr -d ' ') == 177ELF ]]; then
+    link "$vmlinux" "$g/vmlinux"
+    linux_xl linux-guest-elf vmlinux "linux-guest with its kernel decompressed beforehand (an ELF image)." \
+        >"$g/linux-guest-elf.xl"
+else
+    rm -f "$vmlinux"
+    log "no xz stream in the kernel (or no xz here): no linux-guest-elf"
+fi
+
+# --- Done: the build, with the unpacked packages at hand (busybox), and
+# only the three most recently used builds kept (scripts of other versions,
+# in other work trees, have theirs).
+ln -s ../../root "$out/root"
+touch "$out/complete"
+mv "$out" "$build"
+ls -1dt "$cache"/builds/*/complete 2>/dev/null | tail -n +4 | while read -r old; do
+    rm -rf "${old%/complete}"
+done || true
+log "built in ${SECONDS}s: $build ($(du -sh "$build/dom0.cpio.gz" | cut -f1) dom0 initramfs)"
+echo "$build"

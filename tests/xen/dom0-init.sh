@@ -57,7 +57,7 @@ end() {
 
 send() {
     [[ -e /proc/self/fd/7 ]] || return 1
-    flock /run/tessera/send.lock tar -C "$OUT" -cf - "$@" >&7
+    flock -w 120 /run/tessera/send.lock tar -C "$OUT" -cf - "$@" >&7
     printf '%s\n' "$@" >>/run/tessera/sent
 }
 

@@ -145,7 +145,7 @@ __tx_reason_name() {
 # the results port that /init opened as fd 7, one sender at a time.
 __tx_send() {
     [[ -e /proc/self/fd/7 ]] || { say "no results port: $* not sent"; return 1; }
-    flock /run/tessera/send.lock tar -C "$TX_OUT" -cf - "$@" >&7
+    flock -w 120 /run/tessera/send.lock tar -C "$TX_OUT" -cf - "$@" >&7
     printf '%s\n' "$@" >>/run/tessera/sent
 }
 

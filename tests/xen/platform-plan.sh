@@ -4,8 +4,9 @@
 # where platform.sh checks them; the plan itself only drives the guests.
 set -u
 
-# Ends by itself: hello, the clock, the promise-heavy program.
+# Ends by itself: hello, heads-tails, the clock, the promise-heavy program.
 guest_run -r 'hello from Tessera \(1 of 4\)' -t 60 hello hello
+guest_run -t 60 heads heads-tails
 guest_run -t 60 clock clock-check
 guest_run -t 300 stress promise-stress
 

@@ -6,7 +6,8 @@
 #   platform.sh boot RESULTS BUILD_DIR    boots, leaves the results in RESULTS
 #   platform.sh check RESULTS BUILD_DIR NAME
 #
-# Checks: hello (its console is exactly what the Unix build prints),
+# Checks: hello and heads (the console of hello and heads-tails is exactly
+# what the Unix build prints),
 # clock (a 1 s sleep measures 1 s within 10% by the guest's clock; the wall
 # clock has today's date), stress (promise-stress prints what it prints
 # on Unix), shutdown and reboot (xl shutdown / xl reboot reach the app,
@@ -29,7 +30,7 @@ if [[ $mode == boot ]]; then
     rm -f "$out/skipped"
     rc=0
     "$here/xen-run.sh" -o "$out" -T 900 \
-        -g "$apps/hello.xl" -g "$apps/promise-stress.xl" -g "$apps/fail.xl" -g "$apps/oom.xl" \
+        -g "$apps/hello.xl" -g "$apps/heads-tails.xl" -g "$apps/promise-stress.xl" -g "$apps/fail.xl" -g "$apps/oom.xl" \
         -g "$testapps/clock-check.xl" -g "$testapps/until-shutdown.xl" -g "$testapps/fault.xl" \
         "$here/platform-plan.sh" || rc=$?
     if ((rc == 77)); then
@@ -64,9 +65,11 @@ show_console() {
 }
 
 case $name in
-hello)
-    reason_is hello poweroff
-    if ! diff <("$apps/hello") "$out/hello.console"; then
+hello | heads)
+    exe=hello
+    [[ $name == heads ]] && exe=heads-tails
+    reason_is "$name" poweroff
+    if ! diff <("$apps/$exe") "$out/$name.console"; then
         fail "the console differs from the Unix output (diff above: < Unix, > Xen)"
     fi
     ;;
@@ -121,13 +124,13 @@ fault)
     console_has fault "[info] fault: about to write to an unmapped address"
     # The backtrace leads back into the app: its frames, resolved with
     # the unstripped image, name fault.c's functions.
-    addrs=$(sed -n 's/^  #[0-9]* \(0x[0-9a-f]*\)$/\1/p' "$out/fault.console")
+    addrs=$(sed -n 's/^  \(#[0-9]*\|?\) *\(0x[0-9a-f]*\)$/\2/p' "$out/fault.console")
     if [[ -z $addrs ]]; then
         fail "no backtrace frames"
     else
-        resolved=$(addr2line -f -e "$testapps/fault.xen.debug" $addrs)
+        resolved=$(addr2line -f -i -e "$testapps/fault.xen.debug" $addrs)
         echo "backtrace:" && echo "$resolved" | paste - - | sed 's/^/  /'
-        grep -q '^write_to_nowhere$' <<<"$resolved" || fail "the backtrace does not start in write_to_nowhere"
+        grep -q '^write_to_nowhere' <<<"$resolved" || fail "the backtrace does not start in write_to_nowhere"
         grep -q '^app_main$' <<<"$resolved" || fail "the backtrace does not pass through app_main"
     fi
     ;;

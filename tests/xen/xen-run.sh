@@ -45,7 +45,8 @@
 #   2    usage error, or a file to stage is missing
 #   3    the dom0 assets could not be built (dom0-assets.sh)
 #   4    dom0 could not start Xen's toolstack (DIR/dom0.status, serial.log)
-#   5    no result came back: Xen or dom0 died (read DIR/serial.log)
+#   5    no result came back: Xen or dom0 died (read DIR/serial.log), or
+#        another run kept QEMU for longer than TESSERA_XEN_LOCK_WAIT
 #   77   QEMU cannot run on this machine (not installed, or it cannot start)
 #   124  the plan ran past -T (it was stopped; what it had finished is in
 #        DIR), or QEMU ran past its whole time limit
@@ -55,7 +56,7 @@
 # kvm where /dev/kvm can run Xen), TESSERA_XEN_DOM0_MEM (default 512M),
 # TESSERA_XEN_XEN_ARGS / TESSERA_XEN_DOM0_ARGS (appended to Xen's and
 # dom0's command lines), TESSERA_XEN_LOCK_WAIT (seconds to wait for another
-# run to end: one QEMU at a time per cache, default 1800),
+# run to end: one QEMU at a time per cache, default 600),
 # TESSERA_XEN_KEEP=1 (keep the work directory with the initrd).
 #
 # Under TCG (software emulation) QEMU needs `-cpu max,-smap`: with SMAP,
@@ -176,19 +177,24 @@ else
 fi
 
 # --- The assets (cached).
-cache=$("$here/dom0-assets.sh") || die 3 "could not build the dom0 assets (dom0-assets.sh)"
-for f in "$cache/xen" "$cache/vmlinuz" "$cache/dom0.cpio.gz" "$work"; do
-    [[ $f != *[,\ ]* ]] || die 2 "$f: QEMU's multiboot module list cannot take a path with a comma or a space"
-done
-(cd "$work/stage" && find . | LC_ALL=C sort | "$cache/root/bin/busybox" cpio -o -H newc 2>/dev/null |
+cache=${TESSERA_XEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tessera/xen}
+assets=$("$here/dom0-assets.sh") || die 3 "could not build the dom0 assets (dom0-assets.sh)"
+[[ $work != *[,\ ]* ]] || die 2 "$work: QEMU's multiboot module list cannot take a path with a comma or a space"
+# Our own copies, taken while nothing in the cache can be rebuilt or
+# pruned (dom0-assets.sh takes the lock exclusively).
+exec 8<"$cache/.lock"
+flock -s -w 900 8 || die 3 "the dom0 assets stayed locked for 15 minutes"
+cp "$assets/xen" "$assets/vmlinuz" "$work/"
+(cd "$work/stage" && find . | LC_ALL=C sort | "$assets/root/bin/busybox" cpio -o -H newc 2>/dev/null |
     gzip -1 >"$work/run.cpio.gz")
-cat "$cache/dom0.cpio.gz" "$work/run.cpio.gz" >"$work/initrd.cpio.gz"
+cat "$assets/dom0.cpio.gz" "$work/run.cpio.gz" >"$work/initrd.cpio.gz"
+exec 8<&-
 
 # --- One QEMU at a time per cache: the machine is small.
 exec 9>"$cache/qemu.lock"
 if ! flock -n 9; then
-    log "waiting for another Xen run to end (at most ${TESSERA_XEN_LOCK_WAIT:-1800} s)"
-    flock -w "${TESSERA_XEN_LOCK_WAIT:-1800}" 9 || die 5 "another Xen run held $cache/qemu.lock too long"
+    log "waiting for another Xen run to end (at most ${TESSERA_XEN_LOCK_WAIT:-600} s)"
+    flock -w "${TESSERA_XEN_LOCK_WAIT:-600}" 9 || die 5 "another Xen run held $cache/qemu.lock too long"
 fi
 
 dom0_mem=${TESSERA_XEN_DOM0_MEM:-512M}
@@ -202,8 +208,8 @@ results=$work/results.tar
 # shellcheck disable=SC2054 # (the commas are QEMU's)
 qemu_cmd=("$qemu" -accel "$accel" -cpu "$cpu" -m 2048 -smp 2
     -nodefaults -display none -monitor none -serial stdio -no-reboot
-    -kernel "$cache/xen" -append "$xen_cmd"
-    -initrd "$cache/vmlinuz $dom0_cmd,$work/initrd.cpio.gz"
+    -kernel "$work/xen" -append "$xen_cmd"
+    -initrd "$work/vmlinuz $dom0_cmd,$work/initrd.cpio.gz"
     -device virtio-serial-pci,id=vser
     -chardev "file,id=results,path=$results"
     -device virtserialport,bus=vser.0,chardev=results,name=org.tessera.results
