@@ -3,14 +3,15 @@
  * Reads its options from the command line (xl's extra=), connects a vif,
  * builds the direct stack on it, gives it an address (static, or from
  * DHCP), and runs app_main with dev.net and dev.flows set, the console,
- * the wall clock, and the compiled-in key/value store when the image has
- * ASSETS. On the way out (the app returned, or xl shutdown asked it to):
- * connections get a bounded time to finish, the counters are logged as
- * one `stats:` line, the stack goes, the vif disconnects (every grant
- * back), and the domain powers off (or reboots, or crashes if the app
- * failed).
+ * the wall clock, and a key/value store: the one on the virtual disk
+ * --kv-disk names (xen_app_storage.h), else the compiled-in one when the
+ * image has ASSETS; and the disk --block names as dev.block. On the way
+ * out (the app returned, or xl shutdown asked it to): connections get a
+ * bounded time to finish, the counters are logged as one `stats:` line,
+ * the stack goes, the disks and the vif disconnect (every grant back),
+ * and the domain powers off (or reboots, or crashes if the app failed).
  *
- *     extra="[--vif ID] " NET_CLI_USAGE " [--] [app args...]"
+ *     extra="[--vif ID] [--block VDEV] [--kv-disk VDEV] " NET_CLI_USAGE " [--] [app args...]"
  *
  * --vif names the vif (device/vif/ID; default: the first there is).
  * Options are read up to the first word that is not one of ours (or `--`);
@@ -32,6 +33,7 @@
 #include "stack.h"
 #include "tcp.h"
 #include "wire_ip4.h"
+#include "xen_app_storage.h"
 #include "xen_console.h"
 #include "xen_arch.h"
 #include "xen_gnttab.h"
@@ -40,12 +42,6 @@
 #include "xen_platform.h"
 #include "xen_time.h"
 #include "xenstore.h"
-
-#ifdef TESSERA_HAVE_KV
-#include "kv_assets.h"
-/* Defined only in images built with ASSETS. */
-extern const struct kv_asset_table tessera_assets __attribute__((weak));
-#endif
 
 #ifndef TESSERA_APP_NAME
 #define TESSERA_APP_NAME "app"
@@ -56,7 +52,8 @@ static struct log_source main_log = LOG_SOURCE("main");
 struct options {
     struct net_cli net;
     const char *vif; /* NULL: the first */
-    int app_argc;    /* the app's words, argv[0] included */
+    struct xen_app_storage storage;
+    int app_argc; /* the app's words, argv[0] included */
     char **app_argv;
 };
 
@@ -73,6 +70,15 @@ static int parse_options(int argc, char **argv, struct options *o)
         int used = net_cli_option(&o->net, argc, argv, i, err, sizeof err);
         if (used < 0)
             goto bad;
+        if (used > 0) {
+            i += used - 1;
+            continue;
+        }
+        used = xen_app_storage_option(&o->storage, argc, argv, i);
+        if (used < 0) {
+            snprintf(err, sizeof err, "%s needs a virtual disk, such as xvdb", opt);
+            goto bad;
+        }
         if (used > 0) {
             i += used - 1;
             continue;
@@ -98,7 +104,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 bad:
     log_error(&main_log, "%s", err);
-    log_error(&main_log, "usage: extra=\"[--vif ID] " NET_CLI_USAGE " [--] [app args...]\"");
+    log_error(&main_log,
+              "usage: extra=\"[--vif ID] [--block VDEV] [--kv-disk VDEV] " NET_CLI_USAGE " [--] [app args...]\"");
     return -LWT_EINVAL;
 }
 
@@ -196,25 +203,6 @@ static int pick_vif(const char *wanted, char *id, size_t size)
     return rc;
 }
 
-static struct kv *open_kv(void)
-{
-#ifdef TESSERA_HAVE_KV
-    if (&tessera_assets != NULL)
-        return kv_assets_new(&tessera_assets);
-#endif
-    return NULL;
-}
-
-static void close_kv(struct kv *kv)
-{
-#ifdef TESSERA_HAVE_KV
-    if (kv)
-        kv_assets_free(kv);
-#else
-    (void)kv;
-#endif
-}
-
 unsigned xen_main(void);
 
 unsigned xen_main(void)
@@ -240,7 +228,6 @@ unsigned xen_main(void)
     struct net_stack *stack = NULL;
     struct dhcp_client *dhcp = NULL;
     struct flow_stack *flows = NULL;
-    struct kv *kv = NULL;
     char id[12];
     void *v = NULL;
     rc = pick_vif(o.vif, id, sizeof id);
@@ -296,14 +283,15 @@ unsigned xen_main(void)
         log_error(&main_log, "cannot create the flows: %s", lwt_strerror(rc));
         goto stats;
     }
-    kv = open_kv();
     struct app_devices dev = {
         .console = xen_console(),
         .clock = xen_wallclock(),
         .flows = flows,
         .net = stack,
-        .kv = kv,
     };
+    rc = sched_run(xen_app_storage_open(&o.storage, &dev), NULL);
+    if (rc < 0)
+        goto stats;
     rc = sched_run(app_main(&dev, o.app_argc, o.app_argv), NULL);
     if (rc < 0)
         log_error(&main_log, "stopped: %s", lwt_strerror(rc));
@@ -322,7 +310,7 @@ out:
         /* The RELEASE goes out while the stack is still there. */
         sched_run(sched_pause(), NULL);
     }
-    close_kv(kv);
+    sched_run(xen_app_storage_close(&o.storage), NULL);
     if (flows)
         flow_direct_free(flows);
     if (stack)

@@ -15,7 +15,10 @@
 # by tessera_kvimg, against sha256sum of the files it was built from),
 # corrupt (an image with a corrupt index refused with
 # its reason, the app never started), nodisk (a disk the domain does not
-# have: a clear error).
+# have: a clear error), www (www serving files from a disk image, with
+# --kv-disk, to busybox wget on the bridge: each file against sha256sum of
+# its source, the ETag, a 404; the disk and the vif disconnected with no
+# grant left).
 # Exit status: 0 passed, 1 failed, 77 QEMU cannot run here.
 set -euo pipefail
 
@@ -33,6 +36,7 @@ if [[ $mode == boot ]]; then
     head -c $((disk_sectors * 512)) /dev/urandom >"$out/disk.img"
     "$build/kv/tessera_kvimg" -o "$out/kv.img" "$assets"
     cp "$out/kv.img" "$out/bad.img"
+    cp "$build/tests/kv/assets.img" "$out/site.img" # with the .gz variants
     printf 'X' | dd of="$out/bad.img" bs=1 seek=600 conv=notrunc 2>/dev/null
     seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
     echo "$seed" >"$out/seed"
@@ -43,7 +47,7 @@ if [[ $mode == boot ]]; then
     } >"$out/disk.before"
     rc=0
     "$here/xen-run.sh" -o "$out" -T 600 -g "$build/tests/xen/apps/blk-check.xl" \
-        -f "$out/disk.img" -f "$out/kv.img" -f "$out/bad.img" \
+        -g "$build/apps/www.xl" -f "$out/disk.img" -f "$out/kv.img" -f "$out/bad.img" -f "$out/site.img" \
         "$here/blk-plan.sh" "$seed" "$pattern_sectors" "$disk_sectors" || rc=$?
     rm -f "$out"/*.img
     if ((rc == 77)); then
@@ -117,13 +121,27 @@ nodisk)
     reason_is nodisk crash
     console_has nodisk "blkfront: xvdc: no such virtual disk"
     ;;
+www)
+    reason_is web stopped-by-shutdown
+    console_has web "kv-disk: xvdb: "
+    console_has web "www: serving disk on port 8080"
+    for key in a.txt index.html img/Logo.PNG docs/index.html; do
+        sum=$(sha256sum "$assets/$key" | cut -d' ' -f1)
+        [[ $(field "$key" "$out/www.fetched") == "$sum" ]] || fail "GET /$key: not the file (sha256 $sum)"
+    done
+    sum=$(sha256sum "$assets/index.html" | cut -d' ' -f1)
+    [[ $(field etag "$out/www.fetched") == "\"${sum:0:16}\"" ]] || fail "the ETag of /index.html is not \"${sum:0:16}\""
+    [[ $(field notfound "$out/www.fetched") == 404 ]] || fail "no 404 for a file not in the image"
+    console_has web "blkfront: xvdb: disconnected"
+    console_has web "main: grants in use: 0"
+    ;;
 *)
     echo "unknown check '$name'" >&2
     exit 2
     ;;
 esac
 if ((failed)); then
-    for g in rw corrupt nodisk; do
+    for g in rw corrupt nodisk web; do
         echo "--- $g's console:"
         cat "$out/$g.console" 2>/dev/null || echo "(none)"
     done
