@@ -1,13 +1,17 @@
 /* The options every network main shares (net/net_cli.h): each option and
  * its value, the refusals with their messages, the checks across options,
- * where the app's words begin, and the stats line of a fresh stack. */
+ * where the app's words begin, the stats line of a fresh stack, the words
+ * of a lease, and (net_main_support.h) the end of a stack with nothing to
+ * finish. */
 #include "test_support.h"
 
 #include <string.h>
 
 #include "hub.h"
 #include "lwt_errno.h"
+#include "dhcp_client.h"
 #include "net_cli.h"
+#include "net_main_support.h"
 #include "stack.h"
 #include "test_vclock.h"
 
@@ -187,6 +191,52 @@ static void stats_line(void **state)
     test_vclock_uninstall();
 }
 
+static void lease_text(void **state)
+{
+    (void)state;
+    struct dhcp_lease l = {.addr = 0x0a000002,
+                           .netmask = 0xffffff00,
+                           .gateway = 0x0a000001,
+                           .server = 0x0a0000fe,
+                           .lease_s = 3600,
+                           .t1_s = 1800};
+    char buf[NET_CLI_LEASE_TEXT_MAX];
+    size_t len = net_cli_lease_text(buf, sizeof buf, &l);
+    assert_string_equal(buf, "address 10.0.0.2 netmask 255.255.255.0 gateway 10.0.0.1 server 10.0.0.254 for 3600 s");
+    assert_int_equal(len, strlen(buf));
+    l.gateway = 0;
+    net_cli_lease_text(buf, sizeof buf, &l);
+    assert_non_null(strstr(buf, " gateway none "));
+    /* The longest lease there is fits. */
+    l = (struct dhcp_lease){
+        .addr = 0xffffffff, .netmask = 0xffffffff, .gateway = 0xffffffff, .server = 0xffffffff, .lease_s = 0xffffffff};
+    len = net_cli_lease_text(buf, sizeof buf, &l);
+    assert_true(len < sizeof buf - 1);
+    /* Cut short, still terminated. */
+    char small[12];
+    assert_int_equal(net_cli_lease_text(small, sizeof small, &l), sizeof small - 1);
+    assert_string_equal(small, "address 255");
+    assert_int_equal(net_cli_lease_text(small, 0, &l), 0);
+}
+
+/* With no connection left to finish, the stack goes at once. */
+static void finish_tcp_without_connections(void **state)
+{
+    (void)state;
+    test_vclock_install(1000);
+    struct net_hub *hub = net_hub_new(1);
+    struct netif *port;
+    assert_int_equal(net_hub_add_port(hub, (const uint8_t[]){2, 0, 0, 0, 0, 1}, 1500, "p0", &port), 0);
+    struct net_stack *s;
+    assert_int_equal(net_stack_new(port, &s), 0);
+    net_main_finish_tcp(s);
+    assert_int_equal(test_vclock_now(), 1000);
+    net_stack_free(s);
+    net_hub_free(hub);
+    drain();
+    test_vclock_uninstall();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +247,8 @@ int main(void)
         TEST(macs),
         TEST(uints),
         TEST(stats_line),
+        TEST(lease_text),
+        TEST(finish_tcp_without_connections),
     };
     return RUN_TESTS(tests);
 }
