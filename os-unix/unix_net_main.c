@@ -397,33 +397,14 @@ int main(int argc, char **argv)
     }
     seed_stack(stack);
 
-    if (o.net.has_ip) {
-        rc = net_stack_configure(stack, &o.net.ip);
-        if (rc < 0) {
-            /* The stack refuses the subnet's network or broadcast address. */
-            log_error(&main_log, "--ip: cannot use this address: %s", lwt_strerror(rc));
-            status = EXIT_USAGE;
-            goto stats;
-        }
-    } else {
-        rc = dhcp_client_start(stack, &dhcp);
-        if (rc < 0) {
-            log_error(&main_log, "cannot start the DHCP client: %s", lwt_strerror(rc));
-            goto stats;
-        }
-        log_info(&main_log, "dhcp: waiting for a lease");
-        rc = net_main_wait_for_lease(dhcp);
-        if (rc < 0) {
-            log_error(&main_log, "dhcp: %s", lwt_strerror(rc));
-            goto stats;
-        }
-        if (rc == 0) {
-            log_info(&main_log, "stopped before a lease was bound");
-            status = 0;
-            goto stats;
-        }
-        log_lease(dhcp_client_lease(dhcp));
+    rc = net_main_configure(stack, &o.net, &main_log, &dhcp);
+    if (rc <= 0) {
+        /* Stopped before a lease: a clean exit; a refused --ip: usage. */
+        status = rc == 0 ? 0 : o.net.has_ip ? EXIT_USAGE : 1;
+        goto stats;
     }
+    if (dhcp)
+        log_lease(dhcp_client_lease(dhcp));
 
     flows = flow_direct_new(stack, NULL);
     if (!flows) {

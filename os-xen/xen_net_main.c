@@ -226,31 +226,15 @@ unsigned xen_main(void)
     size_t tcp_budget = xen_mm_free_pages() * XEN_PAGE_SIZE / 2;
     tcp_set_memory_limit(stack, tcp_budget);
     log_info(&main_log, "TCP buffers: at most %zu KiB", tcp_budget / 1024);
+    /* 0 (stopped before a lease) powers off as a clean exit does. */
+    rc = net_main_configure(stack, &o.net, &main_log, &dhcp);
+    if (rc <= 0)
+        goto stats;
+    rc = 0;
     if (o.net.has_ip) {
-        rc = net_stack_configure(stack, &o.net.ip);
-        if (rc < 0) {
-            log_error(&main_log, "--ip: cannot use this address: %s", lwt_strerror(rc));
-            goto stats;
-        }
         char a[16];
         log_info(&main_log, "%s: address %s", xen_netfront_name(vif), ip4_ntoa(o.net.ip.addr, a));
     } else {
-        rc = dhcp_client_start(stack, &dhcp);
-        if (rc < 0) {
-            log_error(&main_log, "cannot start the DHCP client: %s", lwt_strerror(rc));
-            goto stats;
-        }
-        log_info(&main_log, "dhcp: waiting for a lease");
-        rc = net_main_wait_for_lease(dhcp);
-        if (rc < 0) {
-            log_error(&main_log, "dhcp: %s", lwt_strerror(rc));
-            goto stats;
-        }
-        if (rc == 0) {
-            log_info(&main_log, "stopped before a lease was bound");
-            goto stats;
-        }
-        rc = 0;
         char lease[NET_CLI_LEASE_TEXT_MAX];
         net_cli_lease_text(lease, sizeof lease, dhcp_client_lease(dhcp));
         log_info(&main_log, "lease: %s", lease);
