@@ -234,3 +234,14 @@ size_t net_cli_stats_line(char *buf, size_t size, const struct netif *nif, const
     }
     return len;
 }
+
+size_t net_cli_lease_text(char *buf, size_t size, const struct dhcp_lease *l)
+{
+    if (size == 0)
+        return 0;
+    char a[16], m[16], g[16], sv[16];
+    int w = snprintf(buf, size, "address %s netmask %s gateway %s server %s for %lu s", ip4_ntoa(l->addr, a),
+                     ip4_ntoa(l->netmask, m), l->gateway ? ip4_ntoa(l->gateway, g) : "none", ip4_ntoa(l->server, sv),
+                     (unsigned long)l->lease_s);
+    return w < 0 ? 0 : (size_t)w < size ? (size_t)w : size - 1;
+}

@@ -1,7 +1,7 @@
 /* What the mains of network apps share (os-unix/unix_net_main.c,
  * os-xen/xen_net_main.c): the options every one of them takes, and the
  * one-line summary of the interface and stack counters they print on the
- * way out. Pure functions over strings and structs, no I/O, so the same
+ * way out, and the words of a DHCP lease they log. Pure functions over strings and structs, no I/O, so the same
  * parsing runs on every platform and is unit-tested on Unix.
  *
  * The common options:
@@ -50,6 +50,13 @@ int net_cli_parse_uint(const char *text, unsigned long max, unsigned long *out);
 int net_cli_parse_cidr(const char *text, struct ip4_config *c);
 /* "aa:bb:cc:dd:ee:ff", unicast only. */
 int net_cli_parse_mac(const char *text, uint8_t mac[6]);
+
+/* Writes "address A netmask M gateway G|none server S for N s" (the lease's
+ * words the mains log) into buf, NUL-terminated; returns the length
+ * written (cut short to fit size). NET_CLI_LEASE_TEXT_MAX always fits. */
+#define NET_CLI_LEASE_TEXT_MAX 128
+struct dhcp_lease;
+size_t net_cli_lease_text(char *buf, size_t size, const struct dhcp_lease *l);
 
 /* Writes "stats: rx_frames=N ... tcp_dup_segs=N" (the netif's counters,
  * the stack's, TCP's, and the DHCP client's when dhcp is not NULL) into

@@ -28,16 +28,15 @@
 #include "flow_direct.h"
 #include "log.h"
 #include "net_cli.h"
+#include "net_main_support.h"
 #include "netif_faults.h"
 #include "scheduler.h"
 #include "stack.h"
-#include "tcp.h"
 #include "unix_console.h"
 #include "unix_platform.h"
 #include "unix_app_kv.h"
 #include "unix_tap.h"
 #include "unix_wallclock.h"
-#include "wire_ip4.h"
 
 #define EXIT_USAGE 2
 
@@ -317,46 +316,13 @@ static void seed_stack(struct net_stack *s)
         fclose(f);
 }
 
-/* Connections the app has closed may still be sending their last data and
- * FIN: give them a bounded time to finish before the stack goes away. */
-#define TCP_FINISH_NS (5 * SCHED_NS_PER_S)
-
-static void finish_tcp(struct net_stack *s)
-{
-    const struct tcp_stats *st = tcp_stats(s);
-    for (int i = 0; i < 50 && st->conns > st->time_wait; i++)
-        sched_run(sched_sleep(TCP_FINISH_NS / 50), NULL);
-}
-
 /* ---- Address configuration ---------------------------------------------- */
-
-/* Waits for the first lease, or a shutdown request. 1 once bound, 0 if asked
- * to stop first, or a negative code. */
-static int wait_for_lease(struct dhcp_client *dhcp)
-{
-    lwt_t *bound = dhcp_client_bound(dhcp);
-    lwt_t *watch = lwt_ref(bound);
-    /* protected: the shutdown winning must not cancel the client's own
-     * promise. */
-    lwt_t *ps[2] = {lwt_protected(bound), sched_shutdown_requested()};
-    int rc = sched_run(lwt_pick(ps, 2), NULL);
-    enum lwt_state st = lwt_state(watch);
-    if (st == LWT_REJECTED)
-        rc = lwt_error(watch);
-    lwt_unref(watch);
-    if (rc < 0)
-        return rc;
-    return st == LWT_FULFILLED;
-}
 
 static void log_lease(const struct dhcp_lease *l)
 {
-    char a[16], m[16], g[16], sv[16];
-    log_info(&main_log,
-             "lease: address %s netmask %s gateway %s server %s for %lu s, "
-             "renewal after %lu s",
-             ip4_ntoa(l->addr, a), ip4_ntoa(l->netmask, m), l->gateway ? ip4_ntoa(l->gateway, g) : "none",
-             ip4_ntoa(l->server, sv), (unsigned long)l->lease_s, (unsigned long)l->t1_s);
+    char text[NET_CLI_LEASE_TEXT_MAX];
+    net_cli_lease_text(text, sizeof text, l);
+    log_info(&main_log, "lease: %s, renewal after %lu s", text, (unsigned long)l->t1_s);
 }
 
 /* What to check when the tap cannot be opened. */
@@ -431,33 +397,14 @@ int main(int argc, char **argv)
     }
     seed_stack(stack);
 
-    if (o.net.has_ip) {
-        rc = net_stack_configure(stack, &o.net.ip);
-        if (rc < 0) {
-            /* The stack refuses the subnet's network or broadcast address. */
-            log_error(&main_log, "--ip: cannot use this address: %s", lwt_strerror(rc));
-            status = EXIT_USAGE;
-            goto stats;
-        }
-    } else {
-        rc = dhcp_client_start(stack, &dhcp);
-        if (rc < 0) {
-            log_error(&main_log, "cannot start the DHCP client: %s", lwt_strerror(rc));
-            goto stats;
-        }
-        log_info(&main_log, "dhcp: waiting for a lease");
-        rc = wait_for_lease(dhcp);
-        if (rc < 0) {
-            log_error(&main_log, "dhcp: %s", lwt_strerror(rc));
-            goto stats;
-        }
-        if (rc == 0) {
-            log_info(&main_log, "stopped before a lease was bound");
-            status = 0;
-            goto stats;
-        }
-        log_lease(dhcp_client_lease(dhcp));
+    rc = net_main_configure(stack, &o.net, &main_log, &dhcp);
+    if (rc <= 0) {
+        /* Stopped before a lease: a clean exit; a refused --ip: usage. */
+        status = rc == 0 ? 0 : o.net.has_ip ? EXIT_USAGE : 1;
+        goto stats;
     }
+    if (dhcp)
+        log_lease(dhcp_client_lease(dhcp));
 
     flows = flow_direct_new(stack, NULL);
     if (!flows) {
@@ -484,7 +431,7 @@ int main(int argc, char **argv)
         log_error(&main_log, "stopped: %s", lwt_strerror(rc));
     status = refused ? EXIT_USAGE : rc < 0 ? 1 : 0;
 
-    finish_tcp(stack);
+    net_main_finish_tcp(stack);
 
 stats:
     print_stats(nif, stack, dhcp, faults);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "netif_waiters.h"
 #include "unix_io.h"
 #include "unix_platform.h"
 #include "unix_tap.h"
@@ -66,14 +67,6 @@ struct rx_pool {
     bool closed;        /* the tap is gone: the last buffer back frees the pool */
 };
 
-/* A wait_writable promise still pending, in the promise's own storage. */
-struct tx_waiter {
-    struct lwt_hook hook;
-    struct tx_waiter *next, *prev;
-    lwt_resolver_t *resolver; /* NULL once settled */
-    struct unix_tap *tap;
-};
-
 /* The deferred step that reads and delivers frames, in its promise's
  * storage; the engine callback only schedules it. */
 struct rx_kick {
@@ -99,8 +92,7 @@ struct unix_tap {
     struct net_buf *txb; /* the transmit buffer, reused for every frame, vnet header first */
     size_t tx_pending;   /* length of what waits in txb (vnet header and frame); 0: none */
     struct unix_watch tx_watch;
-    struct tx_waiter *waiters; /* oldest first */
-    struct tx_waiter *waiters_tail;
+    struct netif_waiters waiters; /* wait_writable promises still pending */
 
     unsigned busy; /* fill or listener calls in progress */
     bool filling;
@@ -179,21 +171,6 @@ static bool leave(struct unix_tap *t)
     return false;
 }
 
-static void wake_waiters(struct unix_tap *t, int err)
-{
-    while (t->waiters) {
-        struct tx_waiter *w = t->waiters;
-        t->waiters = w->next;
-        lwt_resolver_t *r = w->resolver;
-        w->resolver = NULL;
-        if (err)
-            lwt_wakeup_fail_later(r, err);
-        else
-            lwt_wakeup_later(r, NULL);
-    }
-    t->waiters_tail = NULL;
-}
-
 void unix_tap_close(struct unix_tap *t)
 {
     if (!t || t->closed)
@@ -211,7 +188,7 @@ void unix_tap_close(struct unix_tap *t)
         t->netif.stats.tx_dropped++;
         t->tx_pending = 0;
     }
-    wake_waiters(t, -LWT_ECANCELED);
+    netif_waiters_wake_all(&t->waiters, -LWT_ECANCELED);
     unix_close(t->fd);
     t->fd = -1;
     rx_pool_close(t->pool);
@@ -258,7 +235,7 @@ static void on_writable(struct unix_watch *w, unsigned revents)
         return;
     stop_watch(t, w);
     t->tx_pending = 0;
-    wake_waiters(t, 0);
+    netif_waiters_wake_all(&t->waiters, 0);
 }
 
 /* The kernel could not take the frame in txb: keep it until it can. */
@@ -369,26 +346,6 @@ static int tap_write_offload(struct netif *n, size_t size, const struct netif_tx
     return tap_send(CONTAINER_OF(n, struct unix_tap, netif), size, off, fill, ctx);
 }
 
-static void on_waiter_settled(struct lwt_hook *hook, lwt_t *settled)
-{
-    (void)settled;
-    struct tx_waiter *w = CONTAINER_OF(hook, struct tx_waiter, hook);
-    if (!w->resolver)
-        return;
-    /* Cancelled while waiting: unlink it. */
-    struct unix_tap *t = w->tap;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        t->waiters = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        t->waiters_tail = w->prev;
-    lwt_resolver_drop(w->resolver);
-    w->resolver = NULL;
-}
-
 static lwt_t *tap_wait_writable(struct netif *n)
 {
     struct unix_tap *t = CONTAINER_OF(n, struct unix_tap, netif);
@@ -396,17 +353,7 @@ static lwt_t *tap_wait_writable(struct netif *n)
         return lwt_fail(LWT_EBADF);
     if (!t->tx_pending)
         return lwt_return(NULL);
-    lwt_resolver_t *r;
-    struct tx_waiter *w;
-    lwt_t *p = lwt_task_with(&r, sizeof *w, (void **)&w);
-    *w = (struct tx_waiter){.resolver = r, .tap = t, .prev = t->waiters_tail};
-    if (t->waiters_tail)
-        t->waiters_tail->next = w;
-    else
-        t->waiters = w;
-    t->waiters_tail = w;
-    lwt_hook_attach(p, &w->hook, on_waiter_settled);
-    return p;
+    return netif_waiters_wait(&t->waiters);
 }
 
 /* ---- Receiving ------------------------------------------------------------ */

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "lwt.h"
 #include "netfront.h"
+#include "netif_waiters.h"
 
 /* ring.h's barriers: the other side is another domain on this machine. */
 #define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
@@ -76,14 +77,6 @@ struct tx_buf {
     bool inflight; /* a request for it is on the ring */
 };
 
-/* A wait_writable promise still pending, in the promise's own storage. */
-struct tx_waiter {
-    struct lwt_hook hook;
-    struct tx_waiter *next, *prev;
-    lwt_resolver_t *resolver; /* NULL once settled */
-    struct netfront *nf;
-};
-
 /* The queued turn that takes responses, in its promise's storage; the event
  * only schedules it. */
 struct kick {
@@ -105,8 +98,8 @@ struct netfront {
     netif_rx_front_ring_t rx;
 
     struct tx_buf txb[NETFRONT_TX_BUFS];
-    int tx_free; /* head of the free ids, -1: none */
-    struct tx_waiter *waiters, *waiters_tail;
+    int tx_free;                  /* head of the free ids, -1: none */
+    struct netif_waiters waiters; /* wait_writable promises still pending */
 
     struct rx_buf *rx_slot[RX_RING_SIZE];
     struct rx_pool *pool;
@@ -180,21 +173,6 @@ static struct rx_buf *rx_buf_get(struct rx_pool *pool)
 
 /* ---- Breaking ----------------------------------------------------------------- */
 
-static void wake_waiters(struct netfront *nf, int err)
-{
-    while (nf->waiters) {
-        struct tx_waiter *w = nf->waiters;
-        nf->waiters = w->next;
-        lwt_resolver_t *r = w->resolver;
-        w->resolver = NULL;
-        if (err)
-            lwt_wakeup_fail_later(r, err);
-        else
-            lwt_wakeup_later(r, NULL);
-    }
-    nf->waiters_tail = NULL;
-}
-
 static void break_ring(struct netfront *nf, const char *ring, RING_IDX prod, RING_IDX cons, RING_IDX req)
 {
     if (!nf->broken)
@@ -203,7 +181,7 @@ static void break_ring(struct netfront *nf, const char *ring, RING_IDX prod, RIN
                   "no more traffic on this interface",
                   nf->name, ring, prod, cons, req);
     nf->broken = true;
-    wake_waiters(nf, -LWT_EIO);
+    netif_waiters_wake_all(&nf->waiters, -LWT_EIO);
 }
 
 /* ---- Receiving ------------------------------------------------------------- */
@@ -409,8 +387,8 @@ static void tx_responses(struct netfront *nf)
         if (!more)
             break;
     }
-    if (nf->tx_free >= 0 && nf->waiters)
-        wake_waiters(nf, 0);
+    if (nf->tx_free >= 0 && !netif_waiters_empty(&nf->waiters))
+        netif_waiters_wake_all(&nf->waiters, 0);
 }
 
 static int nf_send(struct netfront *nf, size_t size, const struct netif_tx_offload *off, netif_fill_fn fill, void *ctx)
@@ -488,26 +466,6 @@ static int nf_write_offload(struct netif *n, size_t size, const struct netif_tx_
     return nf_send(CONTAINER_OF(n, struct netfront, netif), size, off, fill, ctx);
 }
 
-static void on_waiter_settled(struct lwt_hook *hook, lwt_t *settled)
-{
-    (void)settled;
-    struct tx_waiter *w = CONTAINER_OF(hook, struct tx_waiter, hook);
-    if (!w->resolver)
-        return;
-    /* Cancelled while waiting: unlink it. */
-    struct netfront *nf = w->nf;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        nf->waiters = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        nf->waiters_tail = w->prev;
-    lwt_resolver_drop(w->resolver);
-    w->resolver = NULL;
-}
-
 static lwt_t *nf_wait_writable(struct netif *n)
 {
     struct netfront *nf = CONTAINER_OF(n, struct netfront, netif);
@@ -517,17 +475,7 @@ static lwt_t *nf_wait_writable(struct netif *n)
         return lwt_fail(-LWT_ECANCELED);
     if (nf->started && nf->tx_free >= 0)
         return lwt_return(NULL);
-    lwt_resolver_t *r;
-    struct tx_waiter *w;
-    lwt_t *p = lwt_task_with(&r, sizeof *w, (void **)&w);
-    *w = (struct tx_waiter){.resolver = r, .nf = nf, .prev = nf->waiters_tail};
-    if (nf->waiters_tail)
-        nf->waiters_tail->next = w;
-    else
-        nf->waiters = w;
-    nf->waiters_tail = w;
-    lwt_hook_attach(p, &w->hook, on_waiter_settled);
-    return p;
+    return netif_waiters_wait(&nf->waiters);
 }
 
 static void nf_listen(struct netif *n, netif_rx_fn rx, void *ctx)
@@ -708,7 +656,7 @@ void netfront_start(struct netfront *nf)
         return;
     nf->started = true;
     rx_refill(nf);
-    wake_waiters(nf, 0);
+    netif_waiters_wake_all(&nf->waiters, 0);
     /* Anything the backend sent before we looked. */
     schedule(nf);
 }
@@ -725,7 +673,7 @@ void netfront_stop(struct netfront *nf)
         nf->kick = NULL;
         nf->kick_p = NULL;
     }
-    wake_waiters(nf, -LWT_ECANCELED);
+    netif_waiters_wake_all(&nf->waiters, -LWT_ECANCELED);
 }
 
 static int end_one(struct netfront *nf, uint32_t ref, bool *granted)

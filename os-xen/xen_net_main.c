@@ -29,6 +29,7 @@
 #include "flow_direct.h"
 #include "log.h"
 #include "net_cli.h"
+#include "net_main_support.h"
 #include "scheduler.h"
 #include "stack.h"
 #include "tcp.h"
@@ -141,43 +142,6 @@ static void seed_stack(struct net_stack *s)
 
 /* ---- The stack's life ---------------------------------------------------------- */
 
-/* Connections the app has closed may still be sending their last data and
- * FIN: a bounded time to finish before the stack goes away. */
-#define TCP_FINISH_NS (5 * SCHED_NS_PER_S)
-
-static void finish_tcp(struct net_stack *s)
-{
-    const struct tcp_stats *st = tcp_stats(s);
-    for (int i = 0; i < 50 && st->conns > st->time_wait; i++)
-        sched_run(sched_sleep(TCP_FINISH_NS / 50), NULL);
-}
-
-/* 1 once bound, 0 if asked to stop first, or a negative code. */
-static int wait_for_lease(struct dhcp_client *dhcp)
-{
-    lwt_t *bound = dhcp_client_bound(dhcp);
-    lwt_t *watch = lwt_ref(bound);
-    /* protected: the shutdown winning must not cancel the client's own
-     * promise. */
-    lwt_t *ps[2] = {lwt_protected(bound), sched_shutdown_requested()};
-    int rc = sched_run(lwt_pick(ps, 2), NULL);
-    enum lwt_state st = lwt_state(watch);
-    if (st == LWT_REJECTED)
-        rc = lwt_error(watch);
-    lwt_unref(watch);
-    if (rc < 0)
-        return rc;
-    return st == LWT_FULFILLED;
-}
-
-static void log_lease(const struct dhcp_lease *l)
-{
-    char a[16], m[16], g[16], sv[16];
-    log_info(&main_log, "lease: address %s netmask %s gateway %s server %s for %lu s", ip4_ntoa(l->addr, a),
-             ip4_ntoa(l->netmask, m), l->gateway ? ip4_ntoa(l->gateway, g) : "none", ip4_ntoa(l->server, sv),
-             (unsigned long)l->lease_s);
-}
-
 /* The vif to use: --vif's, or the first the toolstack gave us. */
 static int pick_vif(const char *wanted, char *id, size_t size)
 {
@@ -249,32 +213,18 @@ unsigned xen_main(void)
     size_t tcp_budget = xen_mm_free_pages() * XEN_PAGE_SIZE / 2;
     tcp_set_memory_limit(stack, tcp_budget);
     log_info(&main_log, "TCP buffers: at most %zu KiB", tcp_budget / 1024);
+    /* 0 (stopped before a lease) powers off as a clean exit does. */
+    rc = net_main_configure(stack, &o.net, &main_log, &dhcp);
+    if (rc <= 0)
+        goto stats;
+    rc = 0;
     if (o.net.has_ip) {
-        rc = net_stack_configure(stack, &o.net.ip);
-        if (rc < 0) {
-            log_error(&main_log, "--ip: cannot use this address: %s", lwt_strerror(rc));
-            goto stats;
-        }
         char a[16];
         log_info(&main_log, "%s: address %s", xen_netfront_name(vif), ip4_ntoa(o.net.ip.addr, a));
     } else {
-        rc = dhcp_client_start(stack, &dhcp);
-        if (rc < 0) {
-            log_error(&main_log, "cannot start the DHCP client: %s", lwt_strerror(rc));
-            goto stats;
-        }
-        log_info(&main_log, "dhcp: waiting for a lease");
-        rc = wait_for_lease(dhcp);
-        if (rc < 0) {
-            log_error(&main_log, "dhcp: %s", lwt_strerror(rc));
-            goto stats;
-        }
-        if (rc == 0) {
-            log_info(&main_log, "stopped before a lease was bound");
-            goto stats;
-        }
-        rc = 0;
-        log_lease(dhcp_client_lease(dhcp));
+        char lease[NET_CLI_LEASE_TEXT_MAX];
+        net_cli_lease_text(lease, sizeof lease, dhcp_client_lease(dhcp));
+        log_info(&main_log, "lease: %s", lease);
     }
 
     flows = flow_direct_new(stack, NULL);
@@ -295,7 +245,7 @@ unsigned xen_main(void)
     rc = sched_run(app_main(&dev, o.app_argc, o.app_argv), NULL);
     if (rc < 0)
         log_error(&main_log, "stopped: %s", lwt_strerror(rc));
-    finish_tcp(stack);
+    net_main_finish_tcp(stack);
 
 stats:;
     /* One line, past the log's own line length, straight to the console. */

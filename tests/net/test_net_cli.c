@@ -1,13 +1,18 @@
 /* The options every network main shares (net/net_cli.h): each option and
  * its value, the refusals with their messages, the checks across options,
- * where the app's words begin, and the stats line of a fresh stack. */
+ * where the app's words begin, the stats line of a fresh stack, the words
+ * of a lease, and (net_main_support.h) a static address and the end of a
+ * stack with nothing to finish. */
 #include "test_support.h"
 
 #include <string.h>
 
 #include "hub.h"
+#include "log.h"
 #include "lwt_errno.h"
+#include "dhcp_client.h"
 #include "net_cli.h"
+#include "net_main_support.h"
 #include "stack.h"
 #include "test_vclock.h"
 
@@ -158,15 +163,38 @@ static void uints(void **state)
     assert_int_equal(v, 65535);
 }
 
+/* A fresh stack on a hub's port, on a virtual clock. */
+struct fresh {
+    struct net_hub *hub;
+    struct netif *port;
+    struct net_stack *s;
+};
+
+#define FRESH_T0 1000
+
+static void fresh_open(struct fresh *f)
+{
+    test_vclock_install(FRESH_T0);
+    f->hub = net_hub_new(1);
+    assert_int_equal(net_hub_add_port(f->hub, (const uint8_t[]){2, 0, 0, 0, 0, 1}, 1500, "p0", &f->port), 0);
+    assert_int_equal(net_stack_new(f->port, &f->s), 0);
+}
+
+static void fresh_close(struct fresh *f)
+{
+    net_stack_free(f->s);
+    net_hub_free(f->hub);
+    drain();
+    test_vclock_uninstall();
+}
+
 static void stats_line(void **state)
 {
     (void)state;
-    test_vclock_install(1000);
-    struct net_hub *hub = net_hub_new(1);
-    struct netif *port;
-    assert_int_equal(net_hub_add_port(hub, (const uint8_t[]){2, 0, 0, 0, 0, 1}, 1500, "p0", &port), 0);
-    struct net_stack *s;
-    assert_int_equal(net_stack_new(port, &s), 0);
+    struct fresh f;
+    fresh_open(&f);
+    struct netif *port = f.port;
+    struct net_stack *s = f.s;
     char buf[2048];
     size_t len = net_cli_stats_line(buf, sizeof buf, port, s, NULL);
     assert_int_equal(len, strlen(buf));
@@ -181,10 +209,67 @@ static void stats_line(void **state)
     assert_int_equal(len, strlen(small));
     assert_true(len < sizeof small);
     assert_int_equal(net_cli_stats_line(small, 0, port, s, NULL), 0);
-    net_stack_free(s);
-    net_hub_free(hub);
-    drain();
-    test_vclock_uninstall();
+    fresh_close(&f);
+}
+
+static void lease_text(void **state)
+{
+    (void)state;
+    struct dhcp_lease l = {.addr = 0x0a000002,
+                           .netmask = 0xffffff00,
+                           .gateway = 0x0a000001,
+                           .server = 0x0a0000fe,
+                           .lease_s = 3600,
+                           .t1_s = 1800};
+    char buf[NET_CLI_LEASE_TEXT_MAX];
+    size_t len = net_cli_lease_text(buf, sizeof buf, &l);
+    assert_string_equal(buf, "address 10.0.0.2 netmask 255.255.255.0 gateway 10.0.0.1 server 10.0.0.254 for 3600 s");
+    assert_int_equal(len, strlen(buf));
+    l.gateway = 0;
+    net_cli_lease_text(buf, sizeof buf, &l);
+    assert_non_null(strstr(buf, " gateway none "));
+    /* The longest lease there is fits. */
+    l = (struct dhcp_lease){
+        .addr = 0xffffffff, .netmask = 0xffffffff, .gateway = 0xffffffff, .server = 0xffffffff, .lease_s = 0xffffffff};
+    len = net_cli_lease_text(buf, sizeof buf, &l);
+    assert_true(len < sizeof buf - 1);
+    /* Cut short, still terminated. */
+    char small[12];
+    assert_int_equal(net_cli_lease_text(small, sizeof small, &l), sizeof small - 1);
+    assert_string_equal(small, "address 255");
+    assert_int_equal(net_cli_lease_text(small, 0, &l), 0);
+}
+
+/* With no connection left to finish, the stack goes at once. */
+static void finish_tcp_without_connections(void **state)
+{
+    (void)state;
+    struct fresh f;
+    fresh_open(&f);
+    net_main_finish_tcp(f.s);
+    assert_int_equal(test_vclock_now(), FRESH_T0);
+    fresh_close(&f);
+}
+
+static struct log_source main_log = LOG_SOURCE("main");
+
+/* A static address: taken, or refused with the stack's code; no client. */
+static void configure_static(void **state)
+{
+    (void)state;
+    struct fresh f;
+    fresh_open(&f);
+    struct dhcp_client *dhcp = NULL;
+    struct net_cli c = {.has_ip = true, .ip = {.addr = 0x0a000002, .netmask = 0xffffff00}};
+    assert_int_equal(net_main_configure(f.s, &c, &main_log, &dhcp), 1);
+    assert_null(dhcp);
+    fresh_close(&f);
+
+    fresh_open(&f);
+    c.ip.addr = 0x0a0000ff; /* the subnet's broadcast address */
+    assert_true(net_main_configure(f.s, &c, &main_log, &dhcp) < 0);
+    assert_null(dhcp);
+    fresh_close(&f);
 }
 
 int main(void)
@@ -197,6 +282,9 @@ int main(void)
         TEST(macs),
         TEST(uints),
         TEST(stats_line),
+        TEST(lease_text),
+        TEST(finish_tcp_without_connections),
+        TEST(configure_static),
     };
     return RUN_TESTS(tests);
 }
