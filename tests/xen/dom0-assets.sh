@@ -14,9 +14,11 @@
 #                           of the Xen target (linux-guest.xl next to the
 #                           files it names): the same kernel, and an
 #                           initramfs whose /init prints a ready line and
-#                           powers off (see linux-guest.xl for more); and
+#                           powers off (see linux-guest.xl for more);
 #                           linux-guest-elf.xl, the same with the kernel
-#                           decompressed beforehand (vmlinux, with xz)
+#                           decompressed beforehand (vmlinux, with xz); and
+#                           linux-guest-net.xl, the same with a vif and
+#                           busybox's httpd (its files are yours to add)
 #
 # Usage:
 #   tests/xen/dom0-assets.sh            build what is missing or stale, then
@@ -179,28 +181,36 @@ cp -a "$root/etc/xen/scripts" "$s/etc/xen/"
 echo "root:x:0:0:root:/root:/bin/sh" >"$s/etc/passwd"
 echo "root:x:0:" >"$s/etc/group"
 
+# copy_modules TREE MODULE...: the kernel modules and those they depend on,
+# into TREE's /lib/modules, with a modules.dep for busybox's modprobe. A
+# module built into the kernel is skipped.
+md=lib/modules/$kver
+[[ -s $root/$md/modules.dep ]] || "$bb" depmod -b "$root" "$kver"
+copy_modules() {
+    local t=$1 m pat line f
+    shift
+    mkdir -p "$t/$md"
+    for m in "$@"; do
+        pat=${m//[-_]/[-_]}
+        line=$(grep -E "/$pat\.ko(\.xz|\.zst)?:" "$root/$md/modules.dep" || true)
+        if [[ -z $line ]]; then
+            grep -qE "/$pat\.ko" "$root/$md/modules.builtin" && continue
+            die "kernel module $m not found in $kpkg"
+        fi
+        for f in ${line%%:*} ${line#*:}; do
+            mkdir -p "$t/$md/$(dirname "$f")"
+            cp -n "$root/$md/$f" "$t/$md/$f"
+        done
+    done
+    cp "$root/$md/modules.builtin" "$root/$md/modules.order" "$t/$md/"
+    "$bb" depmod -b "$t" "$kver"
+}
+
 # Kernel modules: the Xen backends and devices, the bridge and loop devices
 # for vif and disk guests, and virtio's serial port, the channel on which
 # dom0 sends the results to the host.
-mods=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback xen-blkback bridge loop
-      virtio_pci virtio_console)
-md=lib/modules/$kver
-[[ -s $root/$md/modules.dep ]] || "$bb" depmod -b "$root" "$kver"
-mkdir -p "$s/$md"
-for m in "${mods[@]}"; do
-    pat=${m//[-_]/[-_]}
-    line=$(grep -E "/$pat\.ko(\.xz|\.zst)?:" "$root/$md/modules.dep" || true)
-    if [[ -z $line ]]; then
-        grep -qE "/$pat\.ko" "$root/$md/modules.builtin" && continue
-        die "kernel module $m not found in $kpkg"
-    fi
-    for f in ${line%%:*} ${line#*:}; do
-        mkdir -p "$s/$md/$(dirname "$f")"
-        cp -n "$root/$md/$f" "$s/$md/$f"
-    done
-done
-cp "$root/$md/modules.builtin" "$root/$md/modules.order" "$s/$md/"
-"$bb" depmod -b "$s" "$kver"
+copy_modules "$s" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback xen-blkback bridge \
+    loop virtio_pci virtio_console
 
 "$cc" -O2 -static -Wall -Wextra -o "$s/usr/bin/constamp" "$here/constamp.c" ||
     die "could not build constamp.c statically with $cc (libc6-dev?)"
@@ -230,32 +240,70 @@ printf '#!/bin/sh\necho "linux-guest: hanging"; while :; do sleep 1; done\n' >"$
 printf '#!/bin/sh\ntrap '\''echo "linux-guest: poweroff requested"; poweroff -f'\'' USR2\necho "linux-guest: hanging"; while :; do sleep 1; done\n' >"$gt/hang-ack"
 chmod 755 "$gt/init" "$gt/hang" "$gt/hang-ack"
 cpio_dir "$gt" "$g/linux-guest.cpio.gz"
+
+# The networked variant (linux-guest-net.cpio.gz): the same tree, plus
+# xen-netfront (a module in Debian's kernel) and /httpd, busybox's web
+# server on eth0. Its directory is empty: append a gzipped cpio archive of
+# your own files under srv/www to the initramfs (the kernel unpacks
+# concatenated archives one after the other), as bench/xen-www does with
+# the www app's site. Kernel command-line words NAME=VALUE that the kernel
+# does not know reach /init as variables: net_ip= (default 192.0.2.2/24)
+# and www_dir= (default /srv/www). It obeys `xl shutdown`; the loop at its
+# end is init's, which never returns.
+copy_modules "$gt" xen-netfront
+mkdir -p "$gt/srv/www"
+cat >"$gt/httpd" <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+modprobe xen-netfront || echo "linux-guest: modprobe xen-netfront failed"
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 250 ]; do usleep 20000; i=$((i + 1)); done
+{ ip addr add "${net_ip:-192.0.2.2/24}" dev eth0 && ip link set eth0 up; } || echo "linux-guest: no eth0"
+trap 'echo "linux-guest: poweroff requested"; poweroff -f' USR2
+httpd -f -p 80 -h "${www_dir:-/srv/www}" &
+echo "linux-guest: serving ${www_dir:-/srv/www} on port 80 at ${net_ip:-192.0.2.2/24}"
+while :; do wait; sleep 1; done
+EOF
+chmod 755 "$gt/httpd"
+cpio_dir "$gt" "$g/linux-guest-net.cpio.gz"
 rm -rf "$gt"
 link "$out/vmlinuz" "$g/vmlinuz"
-# linux_xl NAME KERNEL COMMENT: the guest's xl config. The command line:
-# the console on the PV console ring (hvc0; the release hypervisor refuses
-# a domU's console_io writes, so nothing earlier can show), and `quiet`, as
-# a production guest boots, so that the kernel's boot messages do not hold
-# it up on the console ring. Everything else is Debian's default. 128 MiB:
-# the decompressed kernel alone needs about 60, and libxenguest refuses 64.
+# linux_xl NAME KERNEL RAMDISK EXTRA COMMENT [XL_LINE...]: the guest's xl
+# config. The command line: the console on the PV console ring (hvc0; the
+# release hypervisor refuses a domU's console_io writes, so nothing earlier
+# can show), and `quiet`, as a production guest boots, so that the kernel's
+# boot messages do not hold it up on the console ring. Everything else is
+# Debian's default. 128 MiB: the decompressed kernel alone needs about 60,
+# and libxenguest refuses 64.
 linux_xl() {
+    local l
+    printf '%s\n' "$5" | sed 's/^/# /'
     cat <<EOF
-# $3
-# /init prints "linux-guest: ready" and powers off; rdinit=/hang (deaf to
-# xl shutdown) or rdinit=/hang-ack (obeys it) never stop by themselves.
 name = "$1"
 type = "pv"
 kernel = "$2"
-ramdisk = "linux-guest.cpio.gz"
-extra = "console=hvc0 quiet"
+ramdisk = "$3"
+extra = "$4"
 memory = 128
 vcpus = 1
 on_poweroff = "preserve"
 on_reboot = "preserve"
 on_crash = "preserve"
 EOF
+    for l in "${@:6}"; do echo "$l"; done
 }
-linux_xl linux-guest vmlinuz "A minimal Linux PV guest: Debian's kernel (dom0's) and busybox." >"$g/linux-guest.xl"
+what_base='/init prints "linux-guest: ready" and powers off; rdinit=/hang (deaf to
+xl shutdown) or rdinit=/hang-ack (obeys it) never stop by themselves.'
+what_net="/httpd serves /srv/www (empty here: see tests/xen/dom0-assets.sh) on
+port 80 at net_ip= (default 192.0.2.2/24), on a vif on xenbr0."
+linux_xl linux-guest vmlinuz linux-guest.cpio.gz "console=hvc0 quiet" \
+    "A minimal Linux PV guest: Debian's kernel (dom0's) and busybox.
+$what_base" >"$g/linux-guest.xl"
+linux_xl linux-guest-net vmlinuz linux-guest-net.cpio.gz "console=hvc0 quiet rdinit=/httpd" \
+    "linux-guest with a vif and busybox's httpd.
+$what_net" "vif = ['bridge=xenbr0']" >"$g/linux-guest-net.xl"
 
 # The same guest with its kernel decompressed beforehand (vmlinux, an ELF
 # image, 66 MB): `xl create` then only loads it, where with the bzImage
@@ -270,8 +318,9 @@ if [[ ! -s $vmlinux ]] && command -v xz >/dev/null; then
 fi
 if [[ -s $vmlinux && $(head -c 4 "$vmlinux" | od -An -c | tr -d ' ') == 177ELF ]]; then
     link "$vmlinux" "$g/vmlinux"
-    linux_xl linux-guest-elf vmlinux "linux-guest with its kernel decompressed beforehand (an ELF image)." \
-        >"$g/linux-guest-elf.xl"
+    linux_xl linux-guest-elf vmlinux linux-guest.cpio.gz "console=hvc0 quiet" \
+        "linux-guest with its kernel decompressed beforehand (an ELF image).
+$what_base" >"$g/linux-guest-elf.xl"
 else
     rm -f "$vmlinux"
     log "no xz stream in the kernel (or no xz here): no linux-guest-elf"
