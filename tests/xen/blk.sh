@@ -23,6 +23,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/check-lib.sh"
 [[ $# -ge 4 ]] || { echo "usage: $0 boot|check RESULTS BUILD_DIR SOURCE_DIR [NAME]" >&2; exit 2; }
 mode=$1 out=$2 build=$3 src=$4
 assets=$src/tests/kv/assets
@@ -32,7 +33,7 @@ pattern_sectors=$((pattern_len / 512))
 
 if [[ $mode == boot ]]; then
     mkdir -p "$out"
-    rm -f "$out/skipped" "$out"/*.img
+    rm -f "$out"/*.img
     head -c $((disk_sectors * 512)) /dev/urandom >"$out/disk.img"
     "$build/kv/tessera_kvimg" -o "$out/kv.img" "$assets"
     cp "$out/kv.img" "$out/bad.img"
@@ -45,37 +46,14 @@ if [[ $mode == boot ]]; then
         echo "head $(dd if="$out/disk.img" bs=512 count=3 2>/dev/null | sha256sum | cut -d' ' -f1)"
         echo "tail $(dd if="$out/disk.img" bs=512 skip="$after" 2>/dev/null | sha256sum | cut -d' ' -f1)"
     } >"$out/disk.before"
-    rc=0
-    "$here/xen-run.sh" -o "$out" -T 600 -g "$build/tests/xen/apps/blk-check.xl" \
+    trap 'rm -f "$out"/*.img' EXIT
+    xen_boot "$out" -T 600 -g "$build/tests/xen/apps/blk-check.xl" \
         -g "$build/apps/www.xl" -f "$out/disk.img" -f "$out/kv.img" -f "$out/bad.img" -f "$out/site.img" \
-        "$here/blk-plan.sh" "$seed" "$pattern_sectors" "$disk_sectors" || rc=$?
-    rm -f "$out"/*.img
-    if ((rc == 77)); then
-        touch "$out/skipped"
-        exit 77
-    fi
-    exit "$rc"
+        "$here/blk-plan.sh" "$seed" "$pattern_sectors" "$disk_sectors"
 fi
 
 [[ $mode == check && $# -eq 5 ]] || { echo "usage: $0 check RESULTS BUILD_DIR SOURCE_DIR NAME" >&2; exit 2; }
-name=$5
-if [[ -e $out/skipped ]]; then
-    echo "skipped: QEMU cannot run on this machine (see the boot test)"
-    exit 77
-fi
-failed=0
-fail() {
-    echo "FAIL: $name: $*" >&2
-    failed=1
-}
-reason_is() {
-    local got
-    got=$(cat "$out/$1.reason" 2>/dev/null || echo "(no result)")
-    [[ $got == "$2" ]] || fail "$1 ended with '$got', expected '$2'"
-}
-console_has() {
-    grep -qF -- "$2" "$out/$1.console" 2>/dev/null || fail "no '$2' in $1's console"
-}
+xen_check_start "$out" "$5"
 field() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null; }
 
 case $name in

@@ -20,57 +20,32 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/check-lib.sh"
 [[ $# -ge 3 ]] || { echo "usage: $0 boot|check RESULTS BUILD_DIR [NAME]" >&2; exit 2; }
 mode=$1 out=$2 build=$3
 apps=$build/apps
 
 if [[ $mode == boot ]]; then
-    mkdir -p "$out"
-    rm -f "$out/skipped"
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     tar -C "$here/../../apps/www" -cf "$tmp/site.tar" site
-    rc=0
-    "$here/xen-run.sh" -o "$out" -T 600 -g "$apps/tcp-echo.xl" -g "$apps/www.xl" -f "$tmp/site.tar" \
-        "$here/net-plan.sh" || rc=$?
-    if ((rc == 77)); then
-        touch "$out/skipped"
-        exit 77
-    fi
-    exit "$rc"
+    xen_boot "$out" -T 600 -g "$apps/tcp-echo.xl" -g "$apps/www.xl" -f "$tmp/site.tar" "$here/net-plan.sh"
 fi
 
 [[ $mode == check && $# -eq 4 ]] || { echo "usage: $0 check RESULTS BUILD_DIR NAME" >&2; exit 2; }
-name=$4
-if [[ -e $out/skipped ]]; then
-    echo "skipped: QEMU cannot run on this machine (see the boot test)"
-    exit 77
-fi
-failed=0
-fail() {
-    echo "FAIL: $name: $*" >&2
-    failed=1
-}
+xen_check_start "$out" "$4"
 client_ok() {
     grep -qx "$1 ok" "$out/client.log" 2>/dev/null ||
         fail "dom0's client: $(grep "^$1 " "$out/client.log" 2>/dev/null || echo "no result for $1")"
-}
-reason_is() {
-    local got
-    got=$(cat "$out/$1.reason" 2>/dev/null || echo "(no result)")
-    [[ $got == "$2" ]] || fail "$1 ended with '$got', expected '$2'"
-}
-console_has() {
-    grep -qE -- "$2" "$out/$1.console" 2>/dev/null || fail "no '$2' in $1's console"
 }
 # A clean stop: the app saw the request, the vif came apart with every
 # grant back, the domain powered off.
 clean_stop() {
     reason_is "$1" poweroff
-    console_has "$1" 'the toolstack asks for a poweroff'
-    console_has "$1" '^stats: rx_frames=[1-9]'
-    console_has "$1" 'vif[0-9]+: disconnected; grants in use 0 '
-    console_has "$1" 'main: grants in use: 0$'
+    console_matches "$1" 'the toolstack asks for a poweroff'
+    console_matches "$1" '^stats: rx_frames=[1-9]'
+    console_matches "$1" 'vif[0-9]+: disconnected; grants in use 0 '
+    console_matches "$1" 'main: grants in use: 0$'
 }
 
 case $name in
@@ -78,19 +53,19 @@ ping) client_ok ping ;;
 echo) client_ok echo ;;
 echo_shutdown)
     clean_stop echo
-    console_has echo 'vif0: connected to backend domain 0'
+    console_matches echo 'vif0: connected to backend domain 0'
     ;;
 www_site) client_ok www_site ;;
 www_conditional) client_ok www_conditional ;;
 www_malformed) client_ok www_malformed ;;
 www_shutdown)
     clean_stop www
-    console_has www 'www: stopping: finishing the requests in progress'
+    console_matches www 'www: stopping: finishing the requests in progress'
     ;;
 dhcp_vif1)
     client_ok dhcp_vif1
-    console_has dhcp 'vif1: connected to backend domain 0'
-    console_has dhcp 'lease: address 192\.0\.2\.1(0[0-9]|10) '
+    console_matches dhcp 'vif1: connected to backend domain 0'
+    console_matches dhcp 'lease: address 192\.0\.2\.1(0[0-9]|10) '
     clean_stop dhcp
     ;;
 *)

@@ -20,49 +20,21 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/check-lib.sh"
 [[ $# -ge 3 ]] || { echo "usage: $0 boot|check RESULTS BUILD_DIR [NAME]" >&2; exit 2; }
 mode=$1 out=$2 build=$3
 apps=$build/apps
 testapps=$build/tests/xen/apps
 
 if [[ $mode == boot ]]; then
-    mkdir -p "$out"
-    rm -f "$out/skipped"
-    rc=0
-    "$here/xen-run.sh" -o "$out" -T 900 \
+    xen_boot "$out" -T 900 \
         -g "$apps/hello.xl" -g "$apps/heads-tails.xl" -g "$apps/promise-stress.xl" -g "$apps/fail.xl" -g "$apps/oom.xl" \
         -g "$testapps/clock-check.xl" -g "$testapps/until-shutdown.xl" -g "$testapps/fault.xl" \
-        "$here/platform-plan.sh" || rc=$?
-    if ((rc == 77)); then
-        touch "$out/skipped"
-        exit 77
-    fi
-    exit "$rc"
+        "$here/platform-plan.sh"
 fi
 
 [[ $mode == check && $# -eq 4 ]] || { echo "usage: $0 check RESULTS BUILD_DIR NAME" >&2; exit 2; }
-name=$4
-if [[ -e $out/skipped ]]; then
-    echo "skipped: QEMU cannot run on this machine (see the boot test)"
-    exit 77
-fi
-failed=0
-fail() {
-    echo "FAIL: $name: $*" >&2
-    failed=1
-}
-reason_is() {
-    local got
-    got=$(cat "$out/$1.reason" 2>/dev/null || echo "(no result)")
-    [[ $got == "$2" ]] || fail "$1 ended with '$got', expected '$2'"
-}
-console_has() {
-    grep -qF -- "$2" "$out/$1.console" 2>/dev/null || fail "no '$2' in $1's console"
-}
-show_console() {
-    echo "--- $1's console:"
-    cat "$out/$1.console" 2>/dev/null || echo "(none)"
-}
+xen_check_start "$out" "$4"
 
 case $name in
 hello | heads)
