@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,28 @@
 
 static const char *program = "asset";
 static const char *output; /* removed on error */
+
+void asset_parse_args(int argc, char **argv, const char *name, const char *out_kind, const char **out_path,
+                      const char **gzdir, const char **root)
+{
+    *out_path = *gzdir = *root = NULL;
+    bool bad = false;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            *out_path = argv[++i];
+        else if (strcmp(argv[i], "--gz") == 0 && i + 1 < argc)
+            *gzdir = argv[++i];
+        else if (argv[i][0] == '-' || *root)
+            bad = true;
+        else
+            *root = argv[i];
+    }
+    if (bad || !*out_path || !*root) {
+        fprintf(stderr, "usage: %s [--gz GZDIR] -o %s DIR\n", name, out_kind);
+        exit(1);
+    }
+    asset_set_program(name);
+}
 
 void asset_set_program(const char *name)
 {

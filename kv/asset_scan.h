@@ -30,6 +30,12 @@ struct asset_list {
     size_t n, cap;
 };
 
+/* The tools' common command line, `NAME [--gz GZDIR] -o OUT DIR`: sets
+ * the program name for messages (asset_set_program) and the three paths
+ * (*gzdir NULL when not given); prints the usage, with out_kind naming
+ * OUT (such as "OUT.c"), and exits 1 on anything else. */
+void asset_parse_args(int argc, char **argv, const char *name, const char *out_kind, const char **out_path,
+                      const char **gzdir, const char **root);
 /* The tool's name for messages. */
 void asset_set_program(const char *name);
 /* A file to remove if the tool dies (NULL: none). Borrowed. */

@@ -58,28 +58,10 @@ static void put_string(FILE *out, const uint8_t *data, size_t len, bool lines)
     fputc('"', out);
 }
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: assetc [--gz GZDIR] -o OUT.c DIR\n");
-    exit(1);
-}
-
 int main(int argc, char **argv)
 {
-    const char *out_path = NULL, *gzdir = NULL, *root = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
-            out_path = argv[++i];
-        else if (strcmp(argv[i], "--gz") == 0 && i + 1 < argc)
-            gzdir = argv[++i];
-        else if (argv[i][0] == '-' || root)
-            usage();
-        else
-            root = argv[i];
-    }
-    if (!out_path || !root)
-        usage();
-    asset_set_program("assetc");
+    const char *out_path, *gzdir, *root;
+    asset_parse_args(argc, argv, "assetc", "OUT.c", &out_path, &gzdir, &root);
     struct asset_list assets;
     asset_scan(root, gzdir, &assets);
 

@@ -43,28 +43,10 @@ static void put_at(FILE *out, const char *path, const void *data, size_t len, ui
         asset_die("%s: write error: %s", path, strerror(errno));
 }
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: kvimg [--gz GZDIR] -o OUT.img DIR\n");
-    exit(1);
-}
-
 int main(int argc, char **argv)
 {
-    const char *out_path = NULL, *gzdir = NULL, *root = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
-            out_path = argv[++i];
-        else if (strcmp(argv[i], "--gz") == 0 && i + 1 < argc)
-            gzdir = argv[++i];
-        else if (argv[i][0] == '-' || root)
-            usage();
-        else
-            root = argv[i];
-    }
-    if (!out_path || !root)
-        usage();
-    asset_set_program("kvimg");
+    const char *out_path, *gzdir, *root;
+    asset_parse_args(argc, argv, "kvimg", "OUT.img", &out_path, &gzdir, &root);
     struct asset_list assets;
     asset_scan(root, gzdir, &assets);
     if (assets.n > KV_IMAGE_MAX_ENTRIES)

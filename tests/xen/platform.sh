@@ -100,6 +100,7 @@ fault)
     if [[ -z $addrs ]]; then
         fail "no backtrace frames"
     else
+        # shellcheck disable=SC2086 # one argument per address
         resolved=$(addr2line -f -i -e "$testapps/fault.xen.debug" $addrs)
         echo "backtrace:" && echo "$resolved" | paste - - | sed 's/^/  /'
         grep -q '^write_to_nowhere' <<<"$resolved" || fail "the backtrace does not start in write_to_nowhere"
